@@ -1,0 +1,1 @@
+from . import algorithms, backbones, heads, losses, necks, target_generators  # noqa: F401
