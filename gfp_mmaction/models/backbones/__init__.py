@@ -1,0 +1,3 @@
+from .skeleton_transformer import SkeletonTransformer
+
+__all__ = ['SkeletonTransformer']

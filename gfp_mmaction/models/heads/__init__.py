@@ -1,0 +1,4 @@
+from .gfp_head import GFPHead
+from .mamp_head import MAMPHead
+
+__all__ = ['GFPHead', 'MAMPHead']

@@ -1,0 +1,3 @@
+from .motion_tgn import MotionTargetGenerator, make_mlp
+
+__all__ = ['MotionTargetGenerator', 'make_mlp']

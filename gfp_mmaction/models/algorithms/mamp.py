@@ -1,0 +1,25 @@
+"""MAMP (ICCV 2023), the baseline: masked motion prediction at full resolution."""
+from typing import Dict, List
+
+import torch
+from mmaction.registry import MODELS
+
+from ...utils import frame_motion, patchify
+from .base import MaskedSkeletonPretrainer
+
+__all__ = ['MAMP']
+
+
+@MODELS.register_module()
+class MAMP(MaskedSkeletonPretrainer):
+    """Masked Motion Prediction: the decoder regresses the motion ``x[t + 1] - x[t]`` of
+    every masked token. Same encoder, transforms and masking as :class:`GFP`."""
+
+    def loss(self, inputs: torch.Tensor, data_samples: List) -> Dict[str, torch.Tensor]:
+        joints, person_weight = self.fold_persons(inputs)
+        mask, num_visible = self.token_mask(data_samples, joints.device)
+
+        latent, visible_index = self.backbone.forward_visible(joints, mask, num_visible)
+        prediction = self.neck(latent, visible_index)
+        target = patchify(frame_motion(joints), self.backbone.patch_len).flatten(1, 2)
+        return self.head.loss(prediction, target, mask, person_weight)

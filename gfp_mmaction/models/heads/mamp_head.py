@@ -1,0 +1,46 @@
+"""MAMP's loss head: masked-token regression of per-patch-normalised motion."""
+from typing import Dict, Optional
+
+import torch
+from mmaction.registry import MODELS
+from mmengine.model import BaseModule
+
+__all__ = ['MAMPHead']
+
+
+@MODELS.register_module()
+class MAMPHead(BaseModule):
+    """MSE between predicted and target motion patches, on masked tokens only.
+
+    Args:
+        norm_target: normalise each target patch to zero mean, unit variance over its
+            ``l * C`` values (MAMP's ``norm_pix_loss``).
+        loss_weight: scale of ``loss_pred``.
+    """
+
+    def __init__(self, norm_target: bool = True, loss_weight: float = 1.0,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.norm_target = norm_target
+        self.loss_weight = loss_weight
+
+    def loss(self, prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+             person_weight: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+        """
+        Args:
+            prediction: ``(B, L, P)``.
+            target: ``(B, L, P)`` motion patches.
+            mask: ``(B, L)`` bool, True = masked (the tokens that count).
+            person_weight: ``(B,)`` 1 for real persons, 0 for padded ones.
+        """
+        target = target.float()
+        if self.norm_target:
+            mean = target.mean(dim=-1, keepdim=True)
+            var = target.var(dim=-1, keepdim=True)
+            target = (target - mean) / (var + 1e-6).sqrt()
+        per_token = (prediction.float() - target).pow(2).mean(dim=-1)
+        token_weight = mask.to(per_token.dtype)
+        if person_weight is not None:
+            token_weight = token_weight * person_weight.to(per_token.dtype)[:, None]
+        loss = (per_token * token_weight).sum() / token_weight.sum().clamp(min=1)
+        return dict(loss_pred=self.loss_weight * loss)
