@@ -1,3 +1,7 @@
+from .config_checks import MissingDataError, check_annotation_files, missing_annotation_files
 from .skeleton_math import frame_motion, patchify, temporal_avg_pool, token_motion_magnitude
 
-__all__ = ['frame_motion', 'patchify', 'temporal_avg_pool', 'token_motion_magnitude']
+__all__ = [
+    'MissingDataError', 'check_annotation_files', 'missing_annotation_files', 'frame_motion',
+    'patchify', 'temporal_avg_pool', 'token_motion_magnitude'
+]

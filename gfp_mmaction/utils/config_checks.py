@@ -1,0 +1,53 @@
+"""Checks on a loaded config that must fail before a runner is built."""
+import os.path as osp
+from typing import List, Tuple
+
+__all__ = ['missing_annotation_files', 'MissingDataError', 'check_annotation_files']
+
+_DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+DATA_DOC = 'docs/data_preparation.md (README section "Preparing the datasets")'
+
+
+class MissingDataError(FileNotFoundError):
+    """A dataloader's annotation file does not exist."""
+
+
+def _datasets(dataset_cfg):
+    """Yield every dataset config, through wrappers (RepeatDataset, ConcatDataset, ...)."""
+    if not isinstance(dataset_cfg, dict):
+        return
+    yield dataset_cfg
+    for key in ('dataset', 'datasets'):
+        inner = dataset_cfg.get(key)
+        for item in (inner if isinstance(inner, (list, tuple)) else [inner]):
+            yield from _datasets(item)
+
+
+def missing_annotation_files(cfg) -> List[Tuple[str, str]]:
+    """``(config key, path)`` of each annotation file the config names that is absent."""
+    missing = []
+    for loader in _DATALOADERS:
+        loader_cfg = cfg.get(loader)
+        if not loader_cfg:
+            continue
+        for dataset in _datasets(loader_cfg.get('dataset')):
+            ann_file = dataset.get('ann_file')
+            if not ann_file:
+                continue
+            path = osp.join(dataset.get('data_root') or '', ann_file)
+            if not osp.isfile(path):
+                missing.append((f'{loader}.dataset.ann_file', path))
+    return missing
+
+
+def check_annotation_files(cfg, config_path: str = '') -> None:
+    """Raise :class:`MissingDataError` naming every absent annotation file."""
+    missing = missing_annotation_files(cfg)
+    if not missing:
+        return
+    lines = [f'  {path}  ({key})' for key, path in missing]
+    raise MissingDataError(
+        f'{config_path or "the config"} needs data that is not there:\n' + '\n'.join(lines) +
+        f'\nPrepare it as described in {DATA_DOC}, or point the config at your file with '
+        '--cfg-options train_dataloader.dataset.ann_file=PATH (paths are relative to the '
+        'current directory). `python tools/demo.py` runs on a generated dataset instead.')

@@ -1,0 +1,71 @@
+"""Evaluate a checkpoint with MMEngine's runner (any MMAction2 config, or gfp-mmaction's).
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--dump FILE.pkl]
+        [--cfg-options k=v ...] [--launcher pytorch]
+
+Checkpoints are unpickled: load only files you trust.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+from pathlib import Path
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import gfp_mmaction  # noqa: E402,F401  (stack fixes before any build)
+from gfp_mmaction.utils import MissingDataError, check_annotation_files  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save the evaluation metrics')
+    parser.add_argument('--dump', type=str, help='dump predictions to a pickle file')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings of the config, e.g. test_dataloader.batch_size=32')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if not osp.isfile(args.checkpoint):
+        sys.exit(f'error: checkpoint {args.checkpoint} does not exist')
+    for loader in ('train_dataloader', 'val_dataloader'):
+        cfg.pop(loader, None)  # testing reads the test data only
+    try:
+        check_annotation_files(cfg, args.config)
+    except MissingDataError as error:
+        sys.exit(f'error: {error}')
+    if args.dump is not None:
+        if not args.dump.endswith(('.pkl', '.pickle')):
+            sys.exit('error: --dump must name a .pkl or .pickle file')
+        dump_metric = dict(type='DumpResults', out_file_path=args.dump)
+        evaluators = cfg.test_evaluator
+        cfg.test_evaluator = [*evaluators, dump_metric] if isinstance(evaluators, (list, tuple)) \
+            else [evaluators, dump_metric]
+    runner = Runner.from_cfg(cfg)
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
