@@ -17,3 +17,4 @@ os.environ.setdefault('OMP_NUM_THREADS', '2')
 @pytest.fixture(scope='session')
 def repo_root() -> Path:
     return REPO_ROOT
+
