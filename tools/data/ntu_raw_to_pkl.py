@@ -1,0 +1,288 @@
+"""Convert NTU RGB+D 60 / 120 raw ``.skeleton`` files to an MMAction2 3D skeleton pickle.
+
+    python tools/data/ntu_raw_to_pkl.py --raw-dir DIR --out FILE.pkl --dataset ntu60|ntu120
+        [--missing-list FILE] [--workers N] [--skip-bad]
+
+Output (MMAction2's NTU 3D format)::
+
+    dict(split=dict(xsub_train=[...], xsub_val=[...], xview_train=[...], xview_val=[...]),
+         annotations=[dict(frame_dir='S001C001P001R001A001', label=0, total_frames=T,
+                           keypoint=float32 (M, T, 25, 3)), ...])
+
+NTU-120 has ``xset_*`` instead of ``xview_*``. ``label = A - 1``. Coordinates are the raw
+camera-frame metres: no centring or normalisation (the data pipeline does that).
+``M`` is 1 or 2; ``T`` counts the frames left after denoising (no padding).
+
+Splits come from the file name ``SsssCcccPpppRrrrAaaa`` (setup, camera, performer,
+replication, action): x-sub trains on the official performer list, NTU-60 x-view on
+cameras 2 and 3, NTU-120 x-set on even setups. ``ntu60`` takes setups 1-17 and actions
+1-60 only; other files in the folder are counted and left out.
+
+Denoising (SGN's rules as used by MAMP, simplified), per file:
+
+1. Missing joints: a body's frame where more than half of the 25 joints are exactly
+   (0, 0, 0) counts as not recorded (Kinect lost the body there).
+2. Length: a body recorded in <= 11 frames is noise (a flicker of the tracker).
+3. Spread: a frame of a body is noisy when its x-extent exceeds 0.8 x its y-extent (a
+   standing person is taller than wide; wide-and-flat is furniture or a reflection).
+   A body whose frames are noisy in >= 69.754 % of its frames is dropped.
+4. Motion: the remaining bodies are ranked by motion energy, the sum over joints and
+   xyz of the variance over time of the position (a static object scores ~0).
+5. Tracks: in that order, each body joins actor 1 if it never overlaps actor 1's frame
+   span (the tracker gave the same person a new id), else actor 2 if it does not overlap
+   actor 2's span, else it is dropped. So at most 2 actors are kept, the most moving
+   first, and a person split over two ids becomes one track.
+6. Frames where no kept actor is recorded are removed.
+
+Steps 2 and 3 never remove the last body: if all would go, the longest (step 2) or least
+noisy (step 3) one stays. Thresholds are SGN's (``noise_len_thres``,
+``noise_spr_thres1``, ``noise_spr_thres2``). Differences from SGN: the motion energy is
+per-joint variance over time (SGN pools all joints, so a still person's body extent
+counts as motion); SGN's low/high motion thresholds are not applied (SGN disables them
+too); frames with mostly-missing joints (step 1) are an addition.
+"""
+import argparse
+import os
+import os.path as osp
+import re
+import sys
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from skeleton_io import (NUM_JOINTS, NTUSequence, SkeletonFormatError, atomic_pickle_dump,
+                         convert_all, read_ntu_skeleton)
+
+NTU60_XSUB_TRAIN_SUBJECTS = (1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34,
+                             35, 38)
+NTU60_XVIEW_TRAIN_CAMERAS = (2, 3)
+NTU120_XSUB_TRAIN_SUBJECTS = NTU60_XSUB_TRAIN_SUBJECTS + (
+    45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83, 84, 85, 86,
+    89, 91, 92, 93, 94, 95, 97, 98, 100, 103)
+DATASETS = {'ntu60': dict(setups=17, actions=60), 'ntu120': dict(setups=32, actions=120)}
+
+MISSING_JOINT_FRACTION = 0.5   # step 1
+LENGTH_THRESHOLD = 11          # step 2 (SGN noise_len_thres)
+SPREAD_RATIO = 0.8             # step 3 (SGN noise_spr_thres1)
+SPREAD_NOISY_FRACTION = 0.69754  # step 3 (SGN noise_spr_thres2)
+MAX_ACTORS = 2
+
+_NAME = re.compile(r'^S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})$')
+
+
+def parse_ntu_name(name: str) -> Dict[str, int]:
+    """``'S001C002P003R002A013'`` -> ``dict(setup=1, camera=2, performer=3,
+    replication=2, action=13)``."""
+    match = _NAME.match(name)
+    if match is None:
+        raise SkeletonFormatError(f'file name {name!r} does not follow NTU\'s '
+                                  'SsssCcccPpppRrrrAaaa pattern')
+    keys = ('setup', 'camera', 'performer', 'replication', 'action')
+    return dict(zip(keys, map(int, match.groups())))
+
+
+def ntu_splits(names: Sequence[str], dataset: str) -> Dict[str, List[str]]:
+    """Official splits from the names: ``xsub_*`` and ``xview_*`` (ntu60) or ``xset_*``
+    (ntu120); lists keep the order of ``names``."""
+    subjects = NTU60_XSUB_TRAIN_SUBJECTS if dataset == 'ntu60' else NTU120_XSUB_TRAIN_SUBJECTS
+    second = 'xview' if dataset == 'ntu60' else 'xset'
+    split = {f'{b}_{p}': [] for b in ('xsub', second) for p in ('train', 'val')}
+    for name in names:
+        info = parse_ntu_name(name)
+        split['xsub_train' if info['performer'] in subjects else 'xsub_val'].append(name)
+        if dataset == 'ntu60':
+            train = info['camera'] in NTU60_XVIEW_TRAIN_CAMERAS
+        else:
+            train = info['setup'] % 2 == 0
+        split[f'{second}_train' if train else f'{second}_val'].append(name)
+    return split
+
+
+def _spread_noisy(joints: np.ndarray) -> np.ndarray:
+    """``(n, 25, 3)`` -> ``(n,)`` bool: x-extent > SPREAD_RATIO * y-extent."""
+    extent = joints.max(axis=1) - joints.min(axis=1)  # (n, 3)
+    return extent[:, 0] > SPREAD_RATIO * extent[:, 1]
+
+
+def motion_energy(joints: np.ndarray) -> float:
+    """Sum over joints and xyz of the variance over time; ``joints`` ``(n, 25, 3)``."""
+    return float(joints.var(axis=0).sum())
+
+
+def denoise(seq: NTUSequence, path: str = '<sequence>') -> Tuple[np.ndarray, Dict[str, int]]:
+    """Apply the module's denoising rule to a parsed file.
+
+    Returns:
+        ``keypoint`` float32 ``(M, T', 25, 3)`` with ``M`` in {1, 2}, actors ordered by
+        motion energy, and counts: ``dropped_length``, ``dropped_spread``,
+        ``dropped_overlap`` (bodies), ``merged`` (bodies joined to an actor's track),
+        ``dropped_frames``.
+
+    Raises:
+        SkeletonFormatError: no body has a recorded frame.
+    """
+    stats = dict(dropped_length=0, dropped_spread=0, dropped_overlap=0, merged=0,
+                 dropped_frames=0)
+    bodies = []  # (frames (n,), joints (n, 25, 3))
+    for body in seq.bodies:  # step 1
+        missing = (body.joints == 0).all(axis=2).mean(axis=1) > MISSING_JOINT_FRACTION
+        if (~missing).any():
+            bodies.append((body.frames[~missing], body.joints[~missing]))
+    if not bodies:
+        raise SkeletonFormatError(
+            f'{path}: no body with recorded joints in any of its {seq.num_frames} frames '
+            '(samples without skeletons belong in --missing-list)')
+
+    long_enough = [b for b in bodies if len(b[0]) > LENGTH_THRESHOLD]  # step 2
+    if not long_enough:
+        long_enough = [max(bodies, key=lambda b: len(b[0]))]
+    stats['dropped_length'] = len(bodies) - len(long_enough)
+    bodies = long_enough
+
+    if len(bodies) > 1:  # step 3
+        noisy = [_spread_noisy(j).mean() for _, j in bodies]
+        kept = [b for b, r in zip(bodies, noisy) if r < SPREAD_NOISY_FRACTION]
+        if not kept:
+            kept = [bodies[int(np.argmin(noisy))]]
+        stats['dropped_spread'] = len(bodies) - len(kept)
+        bodies = kept
+
+    # Step 4; a stable sort keeps first appearance as the tie-break.
+    bodies = sorted(bodies, key=lambda b: -motion_energy(b[1]))
+    tracks: List[List[int]] = []  # per actor: [first frame, last frame]
+    placed: List[List[Tuple[np.ndarray, np.ndarray]]] = []
+    for frames, joints in bodies:  # step 5
+        lo, hi = int(frames[0]), int(frames[-1])
+        for a, (t_lo, t_hi) in enumerate(tracks):
+            if hi < t_lo or lo > t_hi:
+                tracks[a] = [min(lo, t_lo), max(hi, t_hi)]
+                placed[a].append((frames, joints))
+                stats['merged'] += 1
+                break
+        else:
+            if len(tracks) < MAX_ACTORS:
+                tracks.append([lo, hi])
+                placed.append([(frames, joints)])
+            else:
+                stats['dropped_overlap'] += 1
+
+    keypoint = np.zeros((len(placed), seq.num_frames, NUM_JOINTS, 3), dtype=np.float32)
+    recorded = np.zeros((len(placed), seq.num_frames), dtype=bool)
+    for a, parts in enumerate(placed):
+        for frames, joints in parts:
+            keypoint[a, frames] = joints
+            recorded[a, frames] = True
+    keep = recorded.any(axis=0)  # step 6
+    stats['dropped_frames'] = int((~keep).sum())
+    return np.ascontiguousarray(keypoint[:, keep]), stats
+
+
+def convert_file(item: Tuple[str, int]) -> Tuple[dict, Dict[str, int]]:
+    """``(path, label)`` -> ``(annotation, denoising counts)``."""
+    path, label = item
+    keypoint, stats = denoise(read_ntu_skeleton(path), path)
+    name = osp.splitext(osp.basename(path))[0]
+    anno = dict(frame_dir=name, label=label, total_frames=int(keypoint.shape[1]),
+                keypoint=keypoint)
+    return anno, stats
+
+
+def read_missing_list(path: str) -> List[str]:
+    """Sample names, one per line (``.skeleton`` suffix optional, ``#`` comments)."""
+    names = []
+    with open(path, encoding='utf-8') as f:
+        for line in f:
+            name = line.split('#')[0].strip()
+            if name:
+                names.append(name[:-len('.skeleton')] if name.endswith('.skeleton') else name)
+    return names
+
+
+def build_ntu_annotations(raw_dir: str, dataset: str, missing: Iterable[str] = (),
+                          workers: int = 1, skip_bad: bool = False) -> Tuple[dict, dict]:
+    """Convert every ``*.skeleton`` file of ``raw_dir`` that belongs to ``dataset``.
+
+    Returns:
+        ``(data, stats)``: the pickle's content and counts (``files``, ``converted``,
+        ``missing_skipped``, ``outside_dataset``, ``bad_skipped`` plus the summed
+        denoising counts of :func:`denoise`).
+    """
+    if dataset not in DATASETS:
+        raise ValueError(f'dataset must be one of {sorted(DATASETS)}, got {dataset!r}')
+    limits = DATASETS[dataset]
+    missing = set(missing)
+    files = sorted(f for f in os.listdir(raw_dir) if f.endswith('.skeleton'))
+    stats = dict(files=len(files), missing_skipped=0, outside_dataset=0)
+    items, bad_names = [], []
+    for filename in files:
+        name = filename[:-len('.skeleton')]
+        if name in missing:
+            stats['missing_skipped'] += 1
+            continue
+        try:
+            info = parse_ntu_name(name)
+        except SkeletonFormatError as e:
+            if not skip_bad:
+                raise SkeletonFormatError(f'{osp.join(raw_dir, filename)}: {e}') from None
+            print(f'warning: skipped: {osp.join(raw_dir, filename)}: {e}', file=sys.stderr)
+            bad_names.append(filename)
+            continue
+        if not (1 <= info['setup'] <= limits['setups']
+                and 1 <= info['action'] <= limits['actions']):
+            stats['outside_dataset'] += 1
+            continue
+        items.append((osp.join(raw_dir, filename), info['action'] - 1))
+
+    results, skipped = convert_all(convert_file, items, workers=workers, skip_bad=skip_bad,
+                                   desc=f'{dataset} skeletons')
+    annotations = [anno for anno, _ in results]
+    for _, counts in results:
+        for key, value in counts.items():
+            stats[key] = stats.get(key, 0) + value
+    stats.update(converted=len(annotations), bad_skipped=len(skipped) + len(bad_names))
+    split = ntu_splits([a['frame_dir'] for a in annotations], dataset)
+    return dict(split=split, annotations=annotations), stats
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Convert NTU RGB+D raw .skeleton files to an MMAction2 3D pickle.')
+    parser.add_argument('--raw-dir', required=True, help='folder with the .skeleton files')
+    parser.add_argument('--out', required=True, help='output .pkl')
+    parser.add_argument('--dataset', required=True, choices=sorted(DATASETS))
+    parser.add_argument('--missing-list',
+                        help='file listing samples without skeletons (one name per line, e.g. '
+                        'NTU_RGBD_samples_with_missing_skeletons.txt); they are skipped')
+    parser.add_argument('--workers', type=int, default=1, help='processes (default 1)')
+    parser.add_argument('--skip-bad', action='store_true',
+                        help='skip malformed files with a warning instead of failing')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    if not osp.isdir(args.raw_dir):
+        print(f'error: --raw-dir {args.raw_dir}: not a folder', file=sys.stderr)
+        return 1
+    try:
+        missing = read_missing_list(args.missing_list) if args.missing_list else []
+        data, stats = build_ntu_annotations(args.raw_dir, args.dataset, missing,
+                                            workers=args.workers, skip_bad=args.skip_bad)
+        if not data['annotations']:
+            raise SkeletonFormatError(f'{args.raw_dir}: no {args.dataset} sample converted '
+                                      f'({stats["files"]} .skeleton files found)')
+        atomic_pickle_dump(data, args.out)
+    except (SkeletonFormatError, OSError) as e:
+        print(f'error: {e}\nno output written', file=sys.stderr)
+        return 1
+    print(f'wrote {args.out}: {stats["converted"]} clips from {stats["files"]} files '
+          f'({stats["missing_skipped"]} listed as missing, {stats["outside_dataset"]} outside '
+          f'{args.dataset}, {stats["bad_skipped"]} malformed skipped)')
+    print('splits: ' + ', '.join(f'{k} {len(v)}' for k, v in data['split'].items()))
+    print('denoising: ' + ', '.join(f'{k} {stats.get(k, 0)}' for k in (
+        'dropped_length', 'dropped_spread', 'dropped_overlap', 'merged', 'dropped_frames')))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
