@@ -1,0 +1,152 @@
+"""Token masks for masked skeleton modelling, drawn per sample in the data pipeline.
+
+A token is one joint's track over ``patch_len`` frames; a sequence of ``T`` frames and
+``V`` joints has ``L = (T // patch_len) * V`` tokens, ordered row-major over
+``(T_e, V)`` (token ``t * V + v``), as in :mod:`gfp_mmaction.utils.skeleton_math`.
+
+The transforms run after ``FormatGCNInput`` (``keypoint`` ``(1, M, T, V, C)``) but accept
+any leading dims; every sequence (every person) gets its own mask. The output
+``results['token_mask']`` is bool ``(..., L)``, ``True`` = masked (hidden from the
+encoder), with exactly ``num_visible = round(L * (1 - mask_ratio))`` ``False`` entries
+per sequence, so visible tokens form a dense batch. ``PackActionInputs`` with
+``algorithm_keys=('token_mask',)`` moves it into the data sample.
+
+Random draws use numpy's global generator so MMEngine's seeding covers them.
+"""
+from typing import Dict
+
+import numpy as np
+from mmaction.registry import TRANSFORMS
+from mmcv.transforms import BaseTransform
+
+from ...utils.skeleton_math import patchify, token_motion_magnitude
+from .preprocess import _is_int, _is_real, _sample_name
+
+__all__ = ['BaseTokenMasking', 'RandomTokenMasking', 'MotionAwareTokenMasking']
+
+
+class BaseTokenMasking(BaseTransform):
+    """Shared part: checks, token counting and the mask from per-token scores.
+
+    Subclasses implement :meth:`scores`; the ``num_visible`` tokens with the LOWEST
+    score of each sequence stay visible, all others are masked.
+
+    Args:
+        mask_ratio (float): fraction of masked tokens, in (0, 1).
+        patch_len (int): frames per token.
+    """
+
+    min_patch_rows = 1  # patch rows T // patch_len a sequence needs for the scores
+
+    def __init__(self, mask_ratio: float = 0.9, patch_len: int = 4) -> None:
+        name = type(self).__name__
+        if not _is_real(mask_ratio) or not 0 < mask_ratio < 1:
+            raise ValueError(f'{name}: mask_ratio must be in (0, 1), got {mask_ratio!r}')
+        if not _is_int(patch_len) or patch_len <= 0:
+            raise ValueError(f'{name}: patch_len must be a positive int, got {patch_len!r}')
+        self.mask_ratio = float(mask_ratio)
+        self.patch_len = int(patch_len)
+
+    def num_visible(self, num_tokens: int) -> int:
+        """``round(L * (1 - mask_ratio))``: 75 of 750 at ratio 0.9 (``int`` would give 74)."""
+        return int(round(num_tokens * (1 - self.mask_ratio)))
+
+    def scores(self, keypoint: np.ndarray) -> np.ndarray:
+        """Per-token scores ``(..., L)`` float64 for ``keypoint`` ``(..., T, V, C)``;
+        lower = more likely visible."""
+        raise NotImplementedError
+
+    def transform(self, results: Dict) -> Dict:
+        name = type(self).__name__
+        if 'keypoint' not in results:
+            raise KeyError(f'{name}: sample {_sample_name(results)!r} has no field "keypoint"')
+        keypoint = np.asarray(results['keypoint'])
+        if keypoint.ndim < 3:
+            raise ValueError(f'{name}: sample {_sample_name(results)!r}: field "keypoint" must be '
+                             f'(..., T, V, C), got shape {keypoint.shape}')
+        T, V = keypoint.shape[-3:-1]
+        if T % self.patch_len:
+            raise ValueError(f'{name}: sample {_sample_name(results)!r}: field "keypoint" has '
+                             f'{T} frames, not divisible by patch_len={self.patch_len}')
+        if T // self.patch_len < self.min_patch_rows:
+            raise ValueError(f'{name}: sample {_sample_name(results)!r}: field "keypoint" has '
+                             f'{T} frames, fewer than {self.min_patch_rows} patches of '
+                             f'{self.patch_len} frames')
+        num_tokens = (T // self.patch_len) * V
+        num_visible = self.num_visible(num_tokens)
+        if num_visible < 1:
+            raise ValueError(f'{name}: sample {_sample_name(results)!r}: {num_tokens} tokens at '
+                             f'mask_ratio={self.mask_ratio} leave no visible token')
+        scores = self.scores(keypoint)
+        # The num_visible lowest scores, unordered; argpartition is O(L).
+        keep = np.argpartition(scores, num_visible - 1, axis=-1)[..., :num_visible]
+        mask = np.ones(scores.shape, dtype=bool)
+        np.put_along_axis(mask, keep, False, axis=-1)
+        results['token_mask'] = mask
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(mask_ratio={self.mask_ratio}, patch_len={self.patch_len})'
+
+
+@TRANSFORMS.register_module()
+class RandomTokenMasking(BaseTokenMasking):
+    """Uniform random masking: every token equally likely to stay visible.
+
+    Required keys: ``keypoint`` ``(..., T, V, C)``. Added keys: ``token_mask``
+    bool ``(..., L)``.
+
+    Args:
+        mask_ratio (float): fraction of masked tokens, in (0, 1). Defaults to 0.9.
+        patch_len (int): frames per token. Defaults to 4.
+    """
+
+    def scores(self, keypoint: np.ndarray) -> np.ndarray:
+        T, V = keypoint.shape[-3:-1]
+        return np.random.rand(*keypoint.shape[:-3], (T // self.patch_len) * V)
+
+
+@TRANSFORMS.register_module()
+class MotionAwareTokenMasking(BaseTokenMasking):
+    """MAMP's motion-aware masking: high-motion tokens are masked more often.
+
+    Per sequence, with ``m`` the per-token motion of the raw joint patches
+    (:func:`token_motion_magnitude` of :func:`patchify`), flattened to ``(..., L)``:
+    ``m = m / (max_L(m) * tau + 1e-10)``, ``p = softmax(m)``, and the score is
+    ``log(p) + g`` with Gumbel noise ``g = -log(-log(u + 1e-10) + 1e-10)``,
+    ``u ~ U(0, 1)``. The lowest scores stay visible. An all-zero (padded) sequence has
+    uniform ``p``, i.e. plain random masking.
+
+    Required keys: ``keypoint`` ``(..., T, V, C)``. Added keys: ``token_mask``
+    bool ``(..., L)``.
+
+    Args:
+        mask_ratio (float): fraction of masked tokens, in (0, 1). Defaults to 0.9.
+        tau (float): temperature, > 0; smaller = stronger preference. Defaults to 0.8.
+        patch_len (int): frames per token. Defaults to 4.
+    """
+
+    def __init__(self, mask_ratio: float = 0.9, tau: float = 0.8, patch_len: int = 4) -> None:
+        super().__init__(mask_ratio=mask_ratio, patch_len=patch_len)
+        if not _is_real(tau) or tau <= 0:
+            raise ValueError(
+                f'MotionAwareTokenMasking: tau must be a finite number > 0, got {tau!r}')
+        self.tau = float(tau)
+
+    min_patch_rows = 2  # motion compares consecutive patch rows
+
+    def scores(self, keypoint: np.ndarray) -> np.ndarray:
+        lead = keypoint.shape[:-3]
+        patches = patchify(keypoint.astype(np.float64), self.patch_len)  # (..., T_e, V, l*C)
+        motion = token_motion_magnitude(patches).reshape(*lead, -1)  # (..., L)
+        motion = motion / (motion.max(axis=-1, keepdims=True) * self.tau + 1e-10)
+        # log(softmax(m)) = m - logsumexp(m); m lies in [0, 1/tau], so no overflow.
+        shifted = motion - motion.max(axis=-1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        u = np.random.rand(*motion.shape)
+        gumbel = -np.log(-np.log(u + 1e-10) + 1e-10)
+        return log_p + gumbel
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(mask_ratio={self.mask_ratio}, tau={self.tau}, '
+                f'patch_len={self.patch_len})')

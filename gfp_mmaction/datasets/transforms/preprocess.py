@@ -1,0 +1,258 @@
+"""MAMP's skeleton preprocessing, run per sample inside MMAction2's ``PoseDataset``.
+
+All three transforms work on ``results['keypoint']``, a float32 array ``(M, T, V, C)``
+(``M`` persons, ``T`` frames, ``V`` joints, ``C = 3`` metric coordinates) as stored in
+MMAction2's NTU 3D pickles, and must run before ``FormatGCNInput``. A person that is
+absent in a frame (a missing body, or the zero padding after the clip's end) is all
+zeros there; the transforms keep such entries at exactly zero where the reference does.
+
+Random draws use numpy's global generator, like MMAction2's own transforms, so that
+MMEngine's seeding (``randomness=dict(seed=...)``) makes the pipeline reproducible.
+"""
+import math
+from typing import Dict, Sequence
+
+import numpy as np
+from mmaction.registry import TRANSFORMS
+from mmcv.transforms import BaseTransform
+
+__all__ = ['CentreOnFirstFrame', 'ValidCropResize', 'RandomRotation3D', 'resize_time_linear']
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def _is_real(x) -> bool:
+    """A finite int or float (not a bool)."""
+    return (isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+            and bool(np.isfinite(x)))
+
+
+def _sample_name(results: Dict) -> str:
+    return str(results.get('frame_dir', results.get('filename', '<unnamed sample>')))
+
+
+def _get_keypoint(results: Dict, who: str, ndim: int = 4) -> np.ndarray:
+    """Fetch ``results['keypoint']`` and check its rank, naming the sample on failure."""
+    if 'keypoint' not in results:
+        raise KeyError(f'{who}: sample {_sample_name(results)!r} has no field "keypoint"')
+    keypoint = np.asarray(results['keypoint'])
+    if keypoint.ndim != ndim:
+        raise ValueError(
+            f'{who}: sample {_sample_name(results)!r}: field "keypoint" must have {ndim} dims '
+            f'(M, T, V, C), got shape {keypoint.shape}')
+    return keypoint
+
+
+def resize_time_linear(x: np.ndarray, length: int, axis: int = 1) -> np.ndarray:
+    """Linear resampling along one axis, identical to torch's
+    ``F.interpolate(mode='bilinear', align_corners=False)`` applied along that axis only.
+
+    Half-pixel centres: output index ``i`` reads source position
+    ``src = max((i + 0.5) * L_in / L_out - 0.5, 0)`` and blends ``x[floor(src)]`` and
+    ``x[min(floor(src) + 1, L_in - 1)]``. Works for up- and down-sampling.
+
+    Args:
+        x: any array with ``L_in >= 1`` entries along ``axis``.
+        length: ``L_out >= 1``.
+        axis: the resampled axis.
+
+    Returns:
+        same shape as ``x`` except ``L_out`` along ``axis``; float32.
+    """
+    x = np.moveaxis(np.asarray(x, dtype=np.float32), axis, 0)
+    l_in = x.shape[0]
+    src = (np.arange(length, dtype=np.float64) + 0.5) * (l_in / length) - 0.5
+    src = np.maximum(src, 0.0)
+    i0 = np.floor(src).astype(np.int64)
+    i1 = np.minimum(i0 + 1, l_in - 1)
+    lam = (src - i0).astype(np.float32).reshape((length, ) + (1, ) * (x.ndim - 1))
+    out = x[i0] * (1 - lam) + x[i1] * lam
+    return np.ascontiguousarray(np.moveaxis(out, 0, axis))
+
+
+@TRANSFORMS.register_module()
+class CentreOnFirstFrame(BaseTransform):
+    """Translate the clip so that one joint of the first frame is the origin (SGN / MAMP).
+
+    The origin is joint ``joint`` (1 = spine-middle in NTU order) of person 0 in the first
+    frame where person 0 has any non-zero joint. It is subtracted from every person and
+    frame; then every (person, frame) that was entirely zero before (a missing body or
+    padding) is set back to zero, so absent bodies stay exactly zero.
+
+    If person 0 is empty throughout but another person is not, the first non-empty person
+    gives the origin instead (the reference code would index past the clip there).
+
+    Required keys: ``keypoint`` ``(M, T, V, C)``. Modified keys: ``keypoint`` (float32).
+
+    Args:
+        joint (int): index of the origin joint. Defaults to 1.
+    """
+
+    def __init__(self, joint: int = 1) -> None:
+        if not _is_int(joint) or joint < 0:
+            raise ValueError(f'CentreOnFirstFrame: joint must be a non-negative int, got {joint!r}')
+        self.joint = int(joint)
+
+    def transform(self, results: Dict) -> Dict:
+        keypoint = _get_keypoint(results, 'CentreOnFirstFrame')
+        M, T, V, C = keypoint.shape
+        if self.joint >= V:
+            raise ValueError(
+                f'CentreOnFirstFrame: sample {_sample_name(results)!r}: origin joint {self.joint} '
+                f'is out of range for field "keypoint" with {V} joints')
+        present = keypoint.reshape(M, T, -1).any(axis=2)  # (M, T): any non-zero joint
+        persons = np.flatnonzero(present.any(axis=1))
+        if persons.size == 0:
+            raise ValueError(
+                f'CentreOnFirstFrame: sample {_sample_name(results)!r}: field "keypoint" '
+                f'{keypoint.shape} is all zeros; expected at least one non-empty frame')
+        person = persons[0]  # 0 unless person 0 is empty throughout
+        first = np.argmax(present[person])
+        origin = keypoint[person, first, self.joint].astype(np.float32)  # (C,)
+        centred = (keypoint - origin).astype(np.float32, copy=False)
+        # Re-zero absent bodies: the subtraction would otherwise turn them into -origin.
+        centred[~present] = 0
+        results['keypoint'] = centred
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(joint={self.joint})'
+
+
+@TRANSFORMS.register_module()
+class ValidCropResize(BaseTransform):
+    """Crop the valid frames and resize them to ``clip_len`` (MAMP's ``valid_crop_resize``).
+
+    ``valid`` = number of frames up to and including the last frame where any person has
+    a non-zero joint, also bounded by ``results['total_frames']`` when present.
+
+    - Test (``len(p_interval) == 1``): centre crop. ``bias = int((1 - p) * valid / 2)``,
+      frames ``[bias, valid - bias)``.
+    - Train (``p_interval = (lo, hi)``): ``p ~ U(lo, hi)``,
+      ``length = min(max(floor(valid * p), min_frames), valid)``, start uniform in
+      ``[0, valid - length]``.
+
+    The crop is then resampled to ``clip_len`` frames with :func:`resize_time_linear`
+    (torch's bilinear, ``align_corners=False``, along time only).
+
+    Required keys: ``keypoint`` ``(M, T, V, C)``; optional ``total_frames``,
+    ``keypoint_score`` ``(M, T, V)`` (cropped and resized alike).
+    Modified keys: ``keypoint`` ``(M, clip_len, V, C)`` float32, ``total_frames = clip_len``.
+
+    Args:
+        clip_len (int): output frames. Defaults to 120.
+        p_interval (sequence of float): one value (centre crop) or ``(lo, hi)`` with
+            ``0 < lo <= hi <= 1`` (random crop). Defaults to ``(0.5, 1.0)``.
+        min_frames (int): lower bound of a random crop's length. Defaults to 64.
+    """
+
+    def __init__(self,
+                 clip_len: int = 120,
+                 p_interval: Sequence[float] = (0.5, 1.0),
+                 min_frames: int = 64) -> None:
+        if not _is_int(clip_len) or clip_len <= 0:
+            raise ValueError(f'ValidCropResize: clip_len must be a positive int, got {clip_len!r}')
+        if isinstance(p_interval, (int, float)):
+            p_interval = (p_interval, )
+        p_interval = tuple(p_interval)
+        if len(p_interval) not in (1, 2) or not all(_is_real(p) and 0 < p <= 1 for p in p_interval):
+            raise ValueError('ValidCropResize: p_interval must hold one or two values in (0, 1], '
+                             f'got {p_interval!r}')
+        if len(p_interval) == 2 and p_interval[0] > p_interval[1]:
+            raise ValueError('ValidCropResize: p_interval must be (low, high) with low <= high, '
+                             f'got {p_interval!r}')
+        if not _is_int(min_frames) or min_frames <= 0:
+            raise ValueError(
+                f'ValidCropResize: min_frames must be a positive int, got {min_frames!r}')
+        self.clip_len = int(clip_len)
+        self.p_interval = tuple(float(p) for p in p_interval)
+        self.min_frames = int(min_frames)
+
+    @staticmethod
+    def valid_frames(keypoint: np.ndarray) -> int:
+        """Frames up to and including the last one where any person is non-zero."""
+        M, T = keypoint.shape[:2]
+        nonzero = keypoint.reshape(M, T, -1).any(axis=(0, 2))  # (T,)
+        return int(len(nonzero) - np.argmax(nonzero[::-1])) if nonzero.any() else 0
+
+    def crop_range(self, valid: int) -> tuple:
+        """``(start, stop)`` of the crop among the ``valid`` frames (draws in train mode)."""
+        if len(self.p_interval) == 1:
+            bias = int((1 - self.p_interval[0]) * valid / 2)
+            return bias, valid - bias
+        low, high = self.p_interval
+        p = np.random.rand() * (high - low) + low
+        length = min(max(int(math.floor(valid * p)), self.min_frames), valid)
+        start = np.random.randint(0, valid - length + 1)
+        return start, start + length
+
+    def transform(self, results: Dict) -> Dict:
+        keypoint = _get_keypoint(results, 'ValidCropResize')
+        valid = self.valid_frames(keypoint)
+        if 'total_frames' in results:
+            valid = min(valid, int(results['total_frames']))
+        if valid <= 0:
+            raise ValueError(
+                f'ValidCropResize: sample {_sample_name(results)!r}: field "keypoint" '
+                f'{keypoint.shape} (total_frames={results.get("total_frames")}) has no valid '
+                'frame; expected at least one frame with a non-zero joint')
+        start, stop = self.crop_range(valid)  # never empty: bias < valid / 2, length >= 1
+        results['keypoint'] = resize_time_linear(keypoint[:, start:stop], self.clip_len, axis=1)
+        if 'keypoint_score' in results:
+            results['keypoint_score'] = resize_time_linear(
+                np.asarray(results['keypoint_score'])[:, start:stop], self.clip_len, axis=1)
+        results['total_frames'] = self.clip_len
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(clip_len={self.clip_len}, '
+                f'p_interval={self.p_interval}, min_frames={self.min_frames})')
+
+
+@TRANSFORMS.register_module()
+class RandomRotation3D(BaseTransform):
+    """Rotate the whole clip by one random 3D rotation (MAMP's ``random_rot``).
+
+    One angle per axis ``~ U(-max_angle, max_angle)`` (radians), ``R = Rz @ Ry @ Rx``
+    (see :meth:`rotation_matrix`), applied as ``x' = R @ x`` to every joint of every
+    person and frame. Zero (absent) joints stay zero.
+
+    Required keys: ``keypoint`` ``(M, T, V, 3)``. Modified keys: ``keypoint`` (float32).
+
+    Args:
+        max_angle (float): largest absolute angle per axis, radians. Defaults to 0.3.
+    """
+
+    def __init__(self, max_angle: float = 0.3) -> None:
+        if not _is_real(max_angle) or max_angle < 0:
+            raise ValueError(
+                f'RandomRotation3D: max_angle must be a finite number >= 0, got {max_angle!r}')
+        self.max_angle = float(max_angle)
+
+    @staticmethod
+    def rotation_matrix(angles: Sequence[float]) -> np.ndarray:
+        """``R = Rz @ Ry @ Rx`` for angles ``(ax, ay, az)``, MAMP's sign conventions:
+        ``Rx = [[1,0,0],[0,c,s],[0,-s,c]]``, ``Ry = [[c,0,-s],[0,1,0],[s,0,c]]``,
+        ``Rz = [[c,s,0],[-s,c,0],[0,0,1]]``. Returns ``(3, 3)`` float64."""
+        (cx, cy, cz), (sx, sy, sz) = np.cos(angles), np.sin(angles)
+        rx = np.array([[1, 0, 0], [0, cx, sx], [0, -sx, cx]])
+        ry = np.array([[cy, 0, -sy], [0, 1, 0], [sy, 0, cy]])
+        rz = np.array([[cz, sz, 0], [-sz, cz, 0], [0, 0, 1]])
+        return rz @ ry @ rx
+
+    def transform(self, results: Dict) -> Dict:
+        keypoint = _get_keypoint(results, 'RandomRotation3D')
+        if keypoint.shape[-1] != 3:
+            raise ValueError(
+                f'RandomRotation3D: sample {_sample_name(results)!r}: field "keypoint" must hold '
+                f'3D coordinates (last dim 3), got shape {keypoint.shape}')
+        angles = np.random.uniform(-self.max_angle, self.max_angle, size=3)
+        rot = self.rotation_matrix(angles).astype(np.float32)
+        # Row vectors: (R @ x)^T = x^T @ R^T.
+        results['keypoint'] = np.ascontiguousarray(keypoint.astype(np.float32) @ rot.T)
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(max_angle={self.max_angle})'
