@@ -72,11 +72,13 @@ def merge_args(cfg, args):
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
             raise ValueError('--auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
-    randomness = cfg.get('randomness', dict())
+    randomness = dict(cfg.get('randomness') or dict(seed=None))
     if args.seed is not None:
         randomness['seed'] = args.seed
-    randomness['diff_rank_seed'] = args.diff_rank_seed
-    randomness['deterministic'] = args.deterministic
+    if args.diff_rank_seed:
+        randomness['diff_rank_seed'] = True
+    if args.deterministic:
+        randomness['deterministic'] = True
     cfg.randomness = randomness
     return cfg
 
