@@ -38,3 +38,8 @@ model = dict(
         prediction_loss=dict(type='MultiLevelMSELoss', loss_weight=5.0),
         regularizer=dict(type='VarianceCovarianceLoss', var_weight=1.0, cov_weight=5.0),
         stop_grad_targets=False))
+
+# Collapse monitor: every 50 iterations, the spread (mean per-dimension std) and effective
+# rank of each target level and of the encoder output, logged to the logger and to every
+# visualisation backend; a loud warning the first time a std falls below the threshold.
+custom_hooks = [dict(type='CollapseMonitorHook', interval=50, std_threshold=0.05)]
