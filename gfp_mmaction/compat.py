@@ -31,12 +31,12 @@ _DRN_MODULES = ('mmaction.models.localizers.drn', 'mmaction.models.localizers.dr
 
 def _install_drn_placeholder() -> None:
     import importlib.util
-    try:
-        found = importlib.util.find_spec(_DRN_MODULES[0]) is not None
-    except ModuleNotFoundError:
-        found = False
-    if found:
+    spec = importlib.util.find_spec('mmaction')  # locates the package without importing it
+    if spec is None or not spec.submodule_search_locations:
         return
+    package_dir = next(iter(spec.submodule_search_locations))
+    if osp.isdir(osp.join(package_dir, 'models', 'localizers', 'drn')):
+        return  # a release that ships DRN: nothing to absorb
 
     class DRN:  # noqa: D401 - a placeholder, never built
         """Placeholder for mmaction2's missing DRN localizer (not shipped in 1.2.0)."""
