@@ -3,7 +3,11 @@ _base_ = 'mmaction::_base_/default_runtime.py'
 
 custom_imports = dict(imports=['gfp_mmaction'], allow_failed_imports=False)
 
+# ResumableCheckpointHook = MMEngine's CheckpointHook (same arguments) + random states and
+# sampler seed in every checkpoint, so that `--resume` continues the interrupted run
+# exactly, + crash-safe writes (atomic checkpoint and `last_checkpoint`, old checkpoints
+# deleted only after the new one is complete). See docs/distributed.md.
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, ignore_last=False),
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3, save_last=True,
-                    save_best=None))
+    checkpoint=dict(type='ResumableCheckpointHook', interval=10, max_keep_ckpts=3,
+                    save_last=True, save_best=None))

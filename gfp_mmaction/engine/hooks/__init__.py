@@ -1,2 +1,5 @@
 """Training hooks, registered in ``mmaction.registry.HOOKS``."""
 from .collapse_monitor import CollapseMonitorHook  # noqa: F401
+from .atomic_io import AtomicLocalBackend, atomic_write  # noqa: F401
+from .resumable_checkpoint import ResumableCheckpointHook  # noqa: F401
+from .rng_state import get_rng_state, set_rng_state  # noqa: F401
