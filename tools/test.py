@@ -50,8 +50,11 @@ def main(argv=None):
     cfg.load_from = args.checkpoint
     if not osp.isfile(args.checkpoint):
         sys.exit(f'error: checkpoint {args.checkpoint} does not exist')
-    for loader in ('train_dataloader', 'val_dataloader'):
-        cfg.pop(loader, None)  # testing reads the test data only
+    # Testing reads the test data only. MMEngine wants each of the train and val groups
+    # complete or absent (a train_cfg without train_dataloader is an error): drop both.
+    for key in ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler',
+                'val_dataloader', 'val_cfg', 'val_evaluator'):
+        cfg.pop(key, None)
     try:
         check_annotation_files(cfg, args.config)
     except MissingDataError as error:
