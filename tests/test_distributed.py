@@ -21,8 +21,11 @@ Equivalence of 2 processes x batch B with 1 process x batch 2B (MAMP, AdamW):
   covariance regulariser uses batch statistics and is not rank-decomposable.)
 
 What remains are float32 summation-order differences (per-rank partial sums, gloo's
-all-reduce), amplified a little by Adam's normalisation; the test bounds them far below
-the change that training makes.
+all-reduce). Adam divides each gradient by its own running magnitude, so where a
+gradient is zero up to rounding the rounding noise becomes a full lr-sized step: the
+attention key biases, on which softmax attention does not depend at all. The test
+bounds every other parameter to 1e-5 (training moves them by ~5e-3) and checks that
+the two models compute the same loss.
 """
 import json
 import os
