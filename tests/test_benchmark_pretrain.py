@@ -1,0 +1,188 @@
+"""tools/analysis/benchmark_pretrain.py: the synthetic NTU-sized data, the bf16 wrapper,
+the table, and short real runs of every mode on the CPU with tiny models."""
+import importlib.util
+import os
+import re
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from mmaction.registry import MODELS
+from mmengine.config import Config
+
+GFP = 'configs/gfp/gfp_ntu60_xsub.py'
+MAMP = 'configs/mamp/mamp_ntu60_xsub.py'
+# Width 16, one block everywhere: a step costs milliseconds, the code path is the paper's.
+TINY_ENCODER = ['model.backbone.embed_dims=16', 'model.backbone.depth=1',
+                'model.backbone.num_heads=2', 'model.neck.in_dims=16',
+                'model.neck.embed_dims=16', 'model.neck.num_heads=2']
+TINY_GFP = TINY_ENCODER + [
+    'model.neck.depths=(1,1,1)', 'model.neck.target_dims=16', 'model.neck.global_hidden=16',
+    'model.target_generator.target_dims=16', 'model.target_generator.local_hidden=16',
+    'model.target_generator.global_hidden=16']
+TINY_MAMP = TINY_ENCODER + ['model.neck.depth=1']
+ROW = re.compile(r'^\| (\S+) +\| (\w+) +\| +([\d.]+) \| +([\d.]+) \| +(\S+) \| +([\d.]+) \| '
+                 r'+(\S+) \| +(\S+) \|$', re.M)
+RATIO = re.compile(r'^ratio (\S+) / (\S+): ([\d.]+)x$', re.M)
+
+
+@pytest.fixture(scope='module')
+def bench(repo_root):
+    path = repo_root / 'tools/analysis/benchmark_pretrain.py'
+    spec = importlib.util.spec_from_file_location('benchmark_pretrain', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def cache(tmp_path_factory):
+    return str(tmp_path_factory.mktemp('bench_cache'))
+
+
+def run(bench, capsys, repo_root, cache, *args):
+    """Run the tool in this process; returns (stdout, table rows, ratio match)."""
+    cwd, threads = os.getcwd(), torch.get_num_threads()
+    os.chdir(repo_root)
+    try:
+        bench.main(['--device', 'cpu', '--threads', '1', '--data-cache', cache, *args])
+    finally:
+        os.chdir(cwd)
+        torch.set_num_threads(threads)  # --threads sets it for the whole process
+    out = capsys.readouterr().out
+    return out, ROW.findall(out), RATIO.search(out)
+
+
+def test_ntu_like_annotations_have_ntu_shapes(bench):
+    data = bench.ntu_like_annotations(num_clips=60, max_frames=100, seed=3, progress=False)
+    annos = data['annotations']
+    assert len(annos) == 60
+    names = [a['frame_dir'] for a in annos]
+    assert len(set(names)) == 60 and data['split']['xsub_train'] == names
+    for a in annos:
+        kp = a['keypoint']
+        assert kp.dtype == np.float32 and np.isfinite(kp).all()
+        # NTU-60: labels 49-59 are the two-person interactions.
+        assert kp.shape == ((2 if a['label'] >= 49 else 1), a['total_frames'], 25, 3)
+        assert 32 <= a['total_frames'] <= 100
+        assert a['frame_dir'].endswith(f'A{a["label"] + 1:03d}')
+        # Metres in camera frame: bodies stand about 3 m away, every joint moves.
+        assert 2.0 < kp[..., 2].mean() < 4.0
+        assert (np.abs(np.diff(kp, axis=1)).sum(axis=(1, 3)) > 0).all()
+    assert {a['label'] >= 49 for a in annos} == {True, False}
+    again = bench.ntu_like_annotations(num_clips=60, max_frames=100, seed=3, progress=False)
+    np.testing.assert_array_equal(annos[7]['keypoint'], again['annotations'][7]['keypoint'])
+
+
+def test_annotation_file_is_cached_and_atomic(bench, tmp_path):
+    path = bench.annotation_file(5, 60, 0, str(tmp_path), progress=False)
+    stamp = os.stat(path).st_mtime_ns
+    assert bench.annotation_file(5, 60, 0, str(tmp_path), progress=False) == path
+    assert os.stat(path).st_mtime_ns == stamp  # not generated twice
+    assert os.listdir(tmp_path) == [os.path.basename(path)]  # no temporary file left
+    with pytest.raises(ValueError, match='num_clips >= 1'):
+        bench.ntu_like_annotations(num_clips=0)
+
+
+def test_results_table_by_hand(bench):
+    cpu = torch.device('cpu')
+    a = SimpleNamespace(name='gfp', mode='step', device=cpu, throughput=200.0, batch_size=4,
+                        gflops=2.0, last_loss=1.5, peak_bytes=0)
+    b = SimpleNamespace(name='mamp', mode='step', device=cpu, throughput=50.0, batch_size=4,
+                        gflops=10.0, last_loss=0.25, peak_bytes=0)
+    table = bench.results_table([a, b])
+    rows = ROW.findall(table)
+    # ms / iter = 1000 * 4 / 200; TFLOP/s = 3 * 2 GFLOPs * 200 / s / 1000.
+    assert rows[0] == ('gfp', 'step', '200.0', '20.00', '-', '2.000', '1.200', '1.5000')
+    assert rows[1] == ('mamp', 'step', '50.00', '80.00', '-', '10.000', '1.500', '0.2500')
+    assert RATIO.search(table).groups() == ('gfp', 'mamp', '4.00')
+
+
+def test_cpu_amp_wrapper_keeps_the_config_optimizer(bench, repo_root):
+    cfg = Config.fromfile(str(repo_root / GFP))
+    model = MODELS.build(cfg.model)
+    wrapper = bench.make_optim_wrapper(model, cfg.optim_wrapper, True, torch.device('cpu'))
+    assert isinstance(wrapper, bench.CPUAutocastOptimWrapper)
+    decay = {id(p): g['weight_decay'] for g in wrapper.optimizer.param_groups
+             for p in g['params']}
+    assert decay[id(model.backbone.patch_embed.bias)] == 0.0  # paramwise_cfg kept
+    assert decay[id(model.backbone.patch_embed.weight)] == 0.05
+    with wrapper.optim_context(model):
+        out = model.backbone.patch_embed(torch.randn(2, 12))
+    assert out.dtype == torch.bfloat16
+    plain = bench.make_optim_wrapper(model, cfg.optim_wrapper, False, torch.device('cpu'))
+    assert type(plain).__name__ == 'OptimWrapper'
+
+
+def check_rows(rows, mode, batch, names=('gfp_ntu60_xsub', 'mamp_ntu60_xsub')):
+    assert [r[0] for r in rows] == list(names)
+    for name, row_mode, per_s, ms, peak, gflops, tflops, loss in rows:
+        assert row_mode == mode and peak == '-'  # no device memory on the CPU
+        assert float(per_s) > 0
+        assert float(ms) == pytest.approx(1e3 * batch / float(per_s), rel=0.02)
+        if mode != 'data':
+            assert float(tflops) == pytest.approx(
+                3 * float(gflops) * float(per_s) / 1e3, rel=0.05, abs=2e-3)
+            assert np.isfinite(float(loss)) and float(loss) > 0
+
+
+def test_step_mode_vs_with_amp(bench, capsys, repo_root, cache):
+    out, rows, ratio = run(bench, capsys, repo_root, cache, GFP, '--vs', MAMP, '--mode',
+                           'step', '--batch-size', '2', '--iters', '2', '--warmup', '1',
+                           '--amp', '--cfg-options', *TINY_GFP, '--vs-cfg-options',
+                           *TINY_MAMP)
+    assert 'mode step, batch 2/2, bf16 autocast, eager' in out
+    assert 'warm-up 1 + 2 timed iterations x 2 round(s) per config' in out
+    check_rows(rows, 'step', 2)
+    # The FLOPs column is get_flops.measure of the same (tiny) models.
+    assert float(rows[0][5]) < float(rows[1][5])  # GFP's decoder is the cheaper one
+    assert ratio.groups()[:2] == ('gfp_ntu60_xsub', 'mamp_ntu60_xsub')
+    assert float(ratio.group(3)) == pytest.approx(float(rows[0][2]) / float(rows[1][2]),
+                                                  rel=0.02)
+    assert out.rstrip().splitlines()[-1] == ratio.group(0)  # the table comes last
+
+
+def test_pipeline_and_data_modes(bench, capsys, repo_root, cache):
+    common = ['--batch-size', '2', '--iters', '2', '--warmup', '1', '--num-workers', '1',
+              '--num-clips', '8', '--max-frames', '80']
+    out, rows, ratio = run(bench, capsys, repo_root, cache, GFP, '--vs', MAMP, *common,
+                           '--rounds', '1', '--cfg-options', *TINY_GFP,
+                           '--vs-cfg-options', *TINY_MAMP)
+    assert 'mode pipeline, batch 2/2, fp32, eager, workers 1/1' in out
+    assert 'ntu_like_v1_8clips_80frames_seed0.pkl' in out
+    check_rows(rows, 'pipeline', 2)
+    assert ratio is not None
+
+    out, rows, ratio = run(bench, capsys, repo_root, cache, GFP, '--mode', 'data', *common,
+                           '--cfg-options', *TINY_GFP)
+    check_rows(rows, 'data', 2, names=('gfp_ntu60_xsub', ))
+    assert ratio is None and rows[0][6] == rows[0][7] == '-'
+
+
+def test_profile_data_lists_every_stage(bench, capsys, repo_root, cache):
+    out, _, _ = run(bench, capsys, repo_root, cache, GFP, '--profile-data', '6',
+                    '--batch-size', '3', '--num-clips', '8', '--max-frames', '80')
+    stages = re.findall(r'^\| (\S.*?) +\| +([\d.]+) \| +([\d.]+)% \|$', out, re.M)
+    names = [s[0] for s in stages]
+    assert names == ['read', 'CentreOnFirstFrame', 'ValidCropResize', 'RandomRotation3D',
+                     'FormatGCNInput', 'MotionAwareTokenMasking', 'PackActionInputs',
+                     'collate', 'transfer (1 worker)', 'total']
+    costs = {n: float(us) for n, us, _ in stages}
+    assert all(costs[n] > 0 for n in names if n != 'collate')
+    assert costs['total'] == pytest.approx(sum(costs[n] for n in names[:-1]), abs=0.5)
+    per_worker = float(re.search(r'one worker delivers (\d+) samples/s', out).group(1))
+    assert per_worker == pytest.approx(1e6 / costs['total'], rel=0.01, abs=1)
+
+
+def test_clear_errors(bench, capsys, repo_root, cache):
+    with pytest.raises(ValueError, match='8 clips do not fill one batch of 16'):
+        run(bench, capsys, repo_root, cache, GFP, '--batch-size', '16', '--num-workers', '0',
+            '--num-clips', '8', '--max-frames', '80', '--cfg-options', *TINY_GFP)
+    with pytest.raises(SystemExit):
+        bench.parse_args([GFP, '--iters', '0'])
+    assert '--iters must be >= 1' in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit):
+            bench.parse_args([GFP, '--device', 'cuda'])
+        assert 'sees no CUDA device' in capsys.readouterr().err
