@@ -1,14 +1,7 @@
-# GFP pre-training on NTU-120 cross-setup (a single actor is duplicated).
-_base_ = ['./gfp_ntu60_xsub.py']
-
-ann_file = 'data/skeleton/ntu120_3d.pkl'
-train_pipeline = [
-    dict(type='CentreOnFirstFrame', joint=1),
-    dict(type='ValidCropResize', clip_len=120, p_interval=(0.5, 1.0), min_frames=64),
-    dict(type='RandomRotation3D', max_angle=0.3),
-    dict(type='FormatGCNInput', num_person=2, mode='loop'),
-    dict(type='MotionAwareTokenMasking', mask_ratio=0.9, tau=0.75, patch_len=4),
-    dict(type='PackActionInputs', algorithm_keys=('token_mask', )),
+# GFP pre-training on NTU-120 cross-setup.
+_base_ = [
+    '../_base_/models/gfp.py', '../_base_/datasets/pretrain_duplicate_pad.py',
+    '../_base_/schedules/pretrain_400e.py', '../_base_/default_runtime.py'
 ]
-train_dataloader = dict(
-    dataset=dict(ann_file=ann_file, split='xset_train', pipeline=train_pipeline))
+
+train_dataloader = dict(dataset=dict(ann_file='data/skeleton/ntu120_3d.pkl', split='xset_train'))

@@ -6,5 +6,5 @@ _base_ = [
     '../_base_/schedules/linear_100e.py', '../_base_/default_runtime.py'
 ]
 
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=2,
+default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=2,
                                      save_last=True, save_best='acc/top1', rule='greater'))

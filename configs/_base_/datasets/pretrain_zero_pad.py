@@ -1,5 +1,7 @@
-# NTU RGB+D 60, cross-subject, pre-training data path (MAMP's preprocessing).
-# Prepare data/skeleton/ntu60_3d.pkl as described in docs/data_preparation.md.
+# Pre-training data path (MAMP's preprocessing) for datasets that pad a single actor with
+# a zero second body (NTU-60, PKU-MMD), motion-aware masking with tau 0.80. Experiment
+# configs set only the annotation file and split. Default: NTU-60 cross-subject; prepare
+# data/skeleton/ntu60_3d.pkl as described in docs/data_preparation.md.
 dataset_type = 'PoseDataset'
 ann_file = 'data/skeleton/ntu60_3d.pkl'
 train_split = 'xsub_train'
