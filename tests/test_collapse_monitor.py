@@ -137,8 +137,10 @@ def build_runner(tmp_path, ann_file, name):
         default_hooks=dict(logger=dict(type='LoggerHook', interval=1),
                            checkpoint=dict(type='CheckpointHook', interval=100)),
         custom_hooks=[dict(type='CollapseMonitorHook', interval=3, std_threshold=0.05)],
-        visualizer=dict(type='Visualizer', name=name,
-                        vis_backends=[dict(type='LocalVisBackend')]),
+        # Two backends: the scalars must reach every one (TensorBoard is one more such).
+        visualizer=dict(type='Visualizer', name=name, vis_backends=[
+            dict(type='LocalVisBackend'),
+            dict(type='LocalVisBackend', name='second', scalar_save_file='second.json')]),
         randomness=dict(seed=0))
 
 
@@ -149,6 +151,9 @@ def test_hook_logs_to_the_backends_and_warns_once_on_collapse(tmp_path, ann_file
     scalars = [json.loads(line) for line in
                next(tmp_path.glob('*/vis_data/scalars.json')).read_text().splitlines()]
     monitored = [r for r in scalars if 'collapse/encoder_std' in r]
+    second = [json.loads(line) for line in
+              next(tmp_path.glob('*/vis_data/second.json')).read_text().splitlines()]
+    assert [r for r in second if 'collapse/encoder_std' in r] == monitored
     assert [r['step'] for r in monitored] == [1, 3]
     names = ['target0', 'target1', 'target2', 'target3', 'encoder', 'encoder_pooled']
     assert set(monitored[0]) == {'step'} | {f'collapse/{n}_{s}' for n in names
