@@ -22,8 +22,9 @@ device synchronisations; the loop itself never synchronises. With ``--vs`` the t
 configs alternate phase by phase (``--rounds`` each) in one process, so that both see the
 same machine; a config's figure is its samples over its timed seconds, summed over its
 phases. In pipeline mode the idle config's persistent workers keep filling their queue
-(``num_workers * prefetch_factor`` batches), so each phase's warm-up is at least twice that
-many iterations: the timed part starts from the steady state, not from a full queue.
+(``num_workers * prefetch_factor`` batches), so by default each phase's warm-up is at
+least twice that many iterations: the timed part starts from the steady state, not from a
+full queue.
 
 The table printed last gives samples/s, milliseconds per iteration, the peak device memory
 allocated during the config's phases, the config's forward GFLOPs per sample (from
@@ -34,8 +35,9 @@ forward). With ``--vs`` a last line gives the ratio of the two throughputs.
 ``--profile-data N`` times each stage of the CPU data path on N samples instead (reading
 the sample, every transform of the config's pipeline, collate, and the transfer of the
 batches from a DataLoader worker to the main process) and prints microseconds per sample
-and the samples/s one DataLoader worker can deliver. ``--profile-step N`` runs N steps under ``torch.profiler`` after the
-timed phases and prints the most expensive operators and the operator launches per step.
+and the samples/s one DataLoader worker can deliver. ``--profile-step N`` runs N steps
+under ``torch.profiler`` after the timed phases and prints the most expensive operators
+and the operator (kernel) launches per step.
 
 Learning-rate schedules are not stepped (they do not change the cost of a step).
 """
@@ -409,10 +411,9 @@ def profile_steps(subject: Subject, steps: int) -> str:
         sync(subject.device)
     events = prof.key_averages()
     if subject.device.type == 'cuda':
-        sort_by = 'self_cuda_time_total'
-        launches = sum(e.count for e in events if e.key in ('cudaLaunchKernel',
-                                                             'cuLaunchKernel',
-                                                             'cudaLaunchKernelExC'))
+        sort_by = 'self_device_time_total'
+        launches = sum(e.count for e in events if e.key in (
+            'cudaLaunchKernel', 'cudaLaunchKernelExC', 'cuLaunchKernel', 'cuLaunchKernelEx'))
         what = 'kernel launches'
     else:
         sort_by = 'self_cpu_time_total'
