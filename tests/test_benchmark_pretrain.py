@@ -130,8 +130,8 @@ def check_rows(rows, mode, batch, names=('gfp_ntu60_xsub', 'mamp_ntu60_xsub')):
 def test_step_mode_vs_with_amp(bench, capsys, repo_root, cache):
     out, rows, ratio = run(bench, capsys, repo_root, cache, GFP, '--vs', MAMP, '--mode',
                            'step', '--batch-size', '2', '--iters', '2', '--warmup', '1',
-                           '--amp', '--cfg-options', *TINY_GFP, '--vs-cfg-options',
-                           *TINY_MAMP)
+                           '--amp', '--profile-step', '1', '--cfg-options', *TINY_GFP,
+                           '--vs-cfg-options', *TINY_MAMP)
     assert 'mode step, batch 2/2, bf16 autocast, eager' in out
     assert 'warm-up 1 + 2 timed iterations x 2 round(s) per config' in out
     check_rows(rows, 'step', 2)
@@ -141,21 +141,27 @@ def test_step_mode_vs_with_amp(bench, capsys, repo_root, cache):
     assert float(ratio.group(3)) == pytest.approx(float(rows[0][2]) / float(rows[1][2]),
                                                   rel=0.02)
     assert out.rstrip().splitlines()[-1] == ratio.group(0)  # the table comes last
+    for name in ('gfp_ntu60_xsub', 'mamp_ntu60_xsub'):  # --profile-step, before the table
+        calls = re.search(rf'^{name}: (\d+) aten operator calls .* per step$', out, re.M)
+        assert int(calls.group(1)) > 100 and calls.start() < out.index('| config')
+        assert f'--- {name}: 1 steps under torch.profiler ---' in out
 
 
 def test_pipeline_and_data_modes(bench, capsys, repo_root, cache):
-    common = ['--batch-size', '2', '--iters', '2', '--warmup', '1', '--num-workers', '1',
-              '--num-clips', '8', '--max-frames', '80']
+    common = ['--batch-size', '2', '--iters', '2', '--num-clips', '8', '--max-frames', '80']
     out, rows, ratio = run(bench, capsys, repo_root, cache, GFP, '--vs', MAMP, *common,
-                           '--rounds', '1', '--cfg-options', *TINY_GFP,
-                           '--vs-cfg-options', *TINY_MAMP)
+                           '--warmup', '1', '--num-workers', '1', '--rounds', '1',
+                           '--cfg-options', *TINY_GFP, '--vs-cfg-options', *TINY_MAMP)
     assert 'mode pipeline, batch 2/2, fp32, eager, workers 1/1' in out
     assert 'ntu_like_v1_8clips_80frames_seed0.pkl' in out
     check_rows(rows, 'pipeline', 2)
     assert ratio is not None
 
+    # Default warm-up: at least twice the DataLoader queue, 2 x 2 workers x prefetch 4.
     out, rows, ratio = run(bench, capsys, repo_root, cache, GFP, '--mode', 'data', *common,
-                           '--cfg-options', *TINY_GFP)
+                           '--num-workers', '2', '--cfg-options', *TINY_GFP,
+                           'train_dataloader.prefetch_factor=4')
+    assert 'workers 2, warm-up 16 + 2 timed iterations x 1 round(s)' in out
     check_rows(rows, 'data', 2, names=('gfp_ntu60_xsub', ))
     assert ratio is None and rows[0][6] == rows[0][7] == '-'
 
