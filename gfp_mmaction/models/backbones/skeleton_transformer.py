@@ -1,16 +1,19 @@
 """The MAMP skeleton transformer encoder, shared by GFP, MAMP and the downstream models."""
-from typing import Optional, Tuple
+import os.path as osp
+from typing import Dict, Optional, Tuple
 
 import torch
 from mmaction.registry import MODELS
+from mmengine.logging import print_log
 from mmengine.model import BaseModule
+from mmengine.runner.checkpoint import _load_checkpoint
 from torch import nn
 
 from ...utils import patchify
 from ..utils import (FactorisedPosEmbed, TransformerBlock, gather_visible,
                      init_transformer_weights, visible_indices)
 
-__all__ = ['SkeletonTransformer']
+__all__ = ['SkeletonTransformer', 'load_encoder_state']
 
 
 @MODELS.register_module()
@@ -81,6 +84,37 @@ class SkeletonTransformer(BaseModule):
     def train(self, mode: bool = True):
         return super().train(mode and not self.frozen)
 
+    def init_weights(self) -> None:
+        """MMEngine's initialisation, with a ``Pretrained`` init_cfg loaded strictly.
+
+        MMEngine's ``PretrainedInit`` loads with ``strict=False`` and only logs what did
+        not match, so a wrong checkpoint or prefix would leave a randomly initialised
+        encoder behind a "successful" run. Here the checkpoint goes through
+        :func:`load_encoder_state`, which raises a clear error unless it holds every
+        encoder weight, with the right shape, and nothing else under the prefix (a
+        temporal table of another clip length is resized). Other init_cfgs run first, as
+        in MMEngine, and the pre-trained weights overwrite them.
+        """
+        cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [self.init_cfg]
+        pretrained = [cfg for cfg in cfgs if cfg and cfg.get('type') == 'Pretrained']
+        if not pretrained or self._is_init:
+            super().init_weights()
+            return
+        # Read (and check) before anything is initialised: a bad checkpoint fails at once.
+        states = [load_encoder_state(self, cfg['checkpoint'], cfg.get('prefix'),
+                                     map_location=cfg.get('map_location', 'cpu'))
+                  for cfg in pretrained]
+        init_cfg = self.init_cfg
+        self.init_cfg = [cfg for cfg in cfgs if cfg and cfg not in pretrained] or None
+        try:
+            super().init_weights()
+        finally:
+            self.init_cfg = init_cfg
+        for cfg, state in zip(pretrained, states):
+            self.load_state_dict(state, strict=True)
+            print_log(f'SkeletonTransformer: loaded {len(state)} encoder tensors from '
+                      f'{cfg["checkpoint"]} (prefix {cfg.get("prefix")!r})', logger='current')
+
     @property
     def num_layers(self) -> int:
         """Blocks, for layer-wise learning-rate decay."""
@@ -127,3 +161,80 @@ class SkeletonTransformer(BaseModule):
         rows = tokens.shape[1]
         features = self.encode(tokens.flatten(1, 2))
         return features.reshape(N, M, rows, V, self.embed_dims).permute(0, 1, 4, 2, 3)
+
+
+def load_encoder_state(encoder: nn.Module, checkpoint: str, prefix: Optional[str] = None,
+                       map_location: str = 'cpu') -> Dict[str, torch.Tensor]:
+    """Read ``encoder``'s weights from a checkpoint, checked against the encoder.
+
+    Args:
+        encoder: the module to be loaded (only its ``state_dict`` keys and shapes are read).
+        checkpoint: an MMEngine checkpoint (``{'state_dict': ...}``) or a bare state dict;
+            a local path or anything MMEngine's ``CheckpointLoader`` reads.
+        prefix: the encoder's key prefix in the checkpoint, e.g. ``'backbone.'`` for a
+            GFP / MAMP pre-training checkpoint or a recognizer checkpoint.
+        map_location: as :func:`torch.load`.
+
+    Returns:
+        ``{key: tensor}`` with exactly ``encoder.state_dict()``'s keys.
+
+    Raises:
+        FileNotFoundError: a local checkpoint path that does not exist.
+        ValueError: nothing under ``prefix``, encoder weights missing, extra weights under
+            ``prefix`` (a deeper or different encoder) or shapes that differ (other than
+            the temporal table's row count, which is resized); the message names the file,
+            the prefix and a few keys.
+    """
+    if '://' not in checkpoint and not osp.isfile(checkpoint):
+        raise FileNotFoundError(
+            f'pre-trained checkpoint {checkpoint} does not exist: point '
+            '`model.backbone.init_cfg.checkpoint` at a pre-training checkpoint')
+    loaded = _load_checkpoint(checkpoint, map_location=map_location)
+    state = loaded.get('state_dict', loaded) if isinstance(loaded, dict) else None
+    if not isinstance(state, dict) or not state:
+        raise ValueError(f'{checkpoint} holds no state dict (expected a checkpoint saved by '
+                         f'MMEngine, or a dict of tensors), got {type(loaded).__name__}')
+    prefix = prefix or ''
+    if prefix and not prefix.endswith('.'):
+        prefix += '.'
+    found = {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
+    where = f'checkpoint {checkpoint} (prefix {prefix!r})'
+    if not found:
+        roots = sorted({key.split('.')[0] + '.' for key in state})
+        raise ValueError(
+            f'{where} holds no weights under the prefix. Its keys start with {roots[:8]}, '
+            f'e.g. {sorted(state)[:3]}. A GFP / MAMP pre-training checkpoint keeps the '
+            "encoder under 'backbone.'; set init_cfg.prefix to the encoder's prefix.")
+    expected = encoder.state_dict()
+    missing = [key for key in expected if key not in found]
+    unexpected = [key for key in found if key not in expected]
+    if missing or unexpected:
+        raise ValueError(
+            f'{where} does not match the encoder: {len(missing)} of its '
+            f'{len(expected)} weights are missing (e.g. {missing[:4]}) and {len(unexpected)} '
+            f'keys under the prefix are not the encoder\'s (e.g. {unexpected[:4]}); found '
+            f'e.g. {sorted(found)[:4]}. Build the encoder as in pre-training (depth, '
+            'embed_dims, ...), or fix the prefix.')
+    table = found.get('pos_embed.temporal')
+    wanted = expected.get('pos_embed.temporal')
+    if table is not None and wanted is not None and table.ndim == 4 and \
+            table.shape[0::2] == wanted.shape[0::2] and table.shape[1] != wanted.shape[1]:
+        # Pre-trained for another clip length: resize the temporal table to the encoder's
+        # rows (MAMP's interpolate_temp_embed), with the interpolation that the encoder
+        # itself applies to other lengths at run time: FactorisedPosEmbed with one joint
+        # and a zero spatial table returns exactly the resized temporal table.
+        resizer = FactorisedPosEmbed(table.shape[1], 1, table.shape[3])
+        with torch.no_grad():
+            resizer.temporal.copy_(table)
+            resizer.spatial.zero_()
+            found['pos_embed.temporal'] = resizer(wanted.shape[1]).to(table.dtype)
+        print_log(f'{where}: temporal position table resized from {table.shape[1]} to '
+                  f'{wanted.shape[1]} rows', logger='current')
+    shapes = [(key, tuple(found[key].shape), tuple(value.shape))
+              for key, value in expected.items() if found[key].shape != value.shape]
+    if shapes:
+        raise ValueError(
+            f'{where}: {len(shapes)} weights differ in shape (key, checkpoint, encoder), '
+            f'e.g. {shapes[:3]}. Build the encoder as in pre-training (embed_dims, '
+            'patch_len, ...).')
+    return {key: found[key] for key in expected}
