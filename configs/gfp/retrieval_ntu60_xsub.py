@@ -2,7 +2,8 @@
 # evaluation-split clip queries the training split; top-1 = the share of queries whose
 # nearest training clip (cosine similarity of the pooled encoder features) has the same
 # label. No training; the checkpoint argument is the pre-training checkpoint:
-#   python tools/test.py configs/gfp/retrieval_ntu60_xsub.py work_dirs/gfp_ntu60_xsub/epoch_400.pth
+#   python tools/test.py configs/gfp/retrieval_ntu60_xsub.py \
+#       work_dirs/gfp_ntu60_xsub/epoch_400.pth
 _base_ = [
     '../_base_/models/gfp_retrieval.py', '../_base_/datasets/ntu60_xsub_cls.py',
     '../_base_/default_runtime.py'

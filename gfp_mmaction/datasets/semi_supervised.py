@@ -1,0 +1,169 @@
+"""The semi-supervised protocol's labelled subset: a stratified, seed-determined draw.
+
+The subset depends only on ``(subset_seed, the split's frame_dirs and labels)``: no
+global random state, no file order, no hash order. Every rank of a distributed run, and
+every run with the same seed, therefore trains on the same samples without any
+communication; :class:`LabelledSubsetHook` records them in the work dir.
+"""
+import os
+import os.path as osp
+import tempfile
+from collections import defaultdict
+from typing import Dict, List, Sequence
+
+import numpy as np
+from mmaction.datasets import PoseDataset
+from mmaction.registry import DATASETS, HOOKS
+from mmengine.dist import is_main_process
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+
+__all__ = ['stratified_subset', 'SemiSupervisedPoseDataset', 'LabelledSubsetHook', 'read_subset']
+
+
+def stratified_subset(frame_dirs: Sequence[str], labels: Sequence[int], fraction: float,
+                      seed: int) -> List[str]:
+    """Draw ``fraction`` of the samples, class by class, every class keeping at least one.
+
+    Class ``c`` with ``n_c`` samples gets ``max(1, floor(fraction * n_c))``; the samples
+    still missing to reach ``round(fraction * n)`` in total go one each to the classes with
+    the largest remainders ``fraction * n_c - floor(fraction * n_c)`` (ties: lower class
+    id). Within a class, samples are taken in the order of a ``numpy`` permutation seeded
+    by ``(seed, class)`` of the class's sorted ``frame_dir``s.
+
+    Args:
+        frame_dirs: sample names, unique.
+        labels: class of each sample.
+        fraction: in ``(0, 1]``.
+        seed: non-negative integer.
+
+    Returns:
+        The chosen ``frame_dir``s, sorted.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f'labelled_fraction must lie in (0, 1], got {fraction!r}')
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f'subset_seed must be a non-negative integer, got {seed!r}')
+    if len(frame_dirs) != len(labels):
+        raise ValueError(f'{len(frame_dirs)} frame_dirs but {len(labels)} labels')
+    if len(set(frame_dirs)) != len(frame_dirs):
+        raise ValueError('frame_dirs are not unique: the subset would be ambiguous')
+    by_class: Dict[int, List[str]] = defaultdict(list)
+    for name, label in zip(frame_dirs, labels):
+        if int(label) != label or label < 0:
+            raise ValueError(f'sample {name!r}: label must be a non-negative integer, '
+                             f'got {label!r}')
+        by_class[int(label)].append(name)
+    classes = sorted(by_class)
+    sizes = np.array([len(by_class[c]) for c in classes])
+    quota = fraction * sizes
+    take = np.minimum(sizes, np.maximum(1, np.floor(quota).astype(int)))
+    short = int(round(fraction * len(frame_dirs))) - int(take.sum())
+    if short > 0:
+        remainder = np.where(take < sizes, quota - take, -np.inf)
+        order = np.lexsort((np.arange(len(classes)), -remainder))  # largest first, stable
+        for i in order[:short]:
+            if remainder[i] > -np.inf:
+                take[i] += 1
+    chosen = []
+    for c, k in zip(classes, take):
+        names = sorted(by_class[c])
+        permutation = np.random.default_rng([int(seed), c]).permutation(len(names))
+        chosen.extend(names[i] for i in permutation[:k])
+    return sorted(chosen)
+
+
+@DATASETS.register_module()
+class SemiSupervisedPoseDataset(PoseDataset):
+    """MMAction2's ``PoseDataset`` restricted to a labelled subset of its split.
+
+    Args:
+        labelled_fraction: share of the split kept, e.g. 0.01 or 0.1
+            (:func:`stratified_subset`: every class keeps at least one sample).
+        subset_seed: the draw's seed; the same seed gives the same subset everywhere.
+        **kwargs: ``PoseDataset``'s arguments (``ann_file``, ``split``, ``pipeline``, ...).
+
+    Attributes:
+        labelled_frame_dirs: the chosen ``frame_dir``s, sorted (set on loading).
+        split_size: samples in the whole split.
+    """
+
+    def __init__(self, labelled_fraction: float, subset_seed: int = 0, **kwargs) -> None:
+        if not 0.0 < labelled_fraction <= 1.0:
+            raise ValueError(f'SemiSupervisedPoseDataset: labelled_fraction must lie in '
+                             f'(0, 1], got {labelled_fraction!r}')
+        self.labelled_fraction = float(labelled_fraction)
+        self.subset_seed = subset_seed
+        self.labelled_frame_dirs: List[str] = []
+        self.split_size = 0
+        super().__init__(**kwargs)
+
+    def load_data_list(self) -> List[Dict]:
+        data_list = super().load_data_list()
+        for info in data_list:
+            for field in ('frame_dir', 'label'):
+                if field not in info:
+                    raise KeyError(f'{self.ann_file}: a sample of split {self.split!r} has no '
+                                   f'{field!r} (frame_dir '
+                                   f'{info.get("frame_dir", "?")!r}), needed to draw the '
+                                   'labelled subset')
+        chosen = stratified_subset([info['frame_dir'] for info in data_list],
+                                   [info['label'] for info in data_list],
+                                   self.labelled_fraction, self.subset_seed)
+        self.labelled_frame_dirs, self.split_size = chosen, len(data_list)
+        keep = set(chosen)
+        print_log(f'{self.ann_file} split {self.split}: {len(chosen)} of {len(data_list)} '
+                  f'samples labelled (fraction {self.labelled_fraction}, seed '
+                  f'{self.subset_seed})', logger='current')
+        return [info for info in data_list if info['frame_dir'] in keep]
+
+    def write_subset(self, path: str) -> None:
+        """Write the chosen ``frame_dir``s to ``path``, one a line after ``#`` comment
+        lines naming the draw; atomically (temp file + ``os.replace``)."""
+        header = (f'# labelled subset: {len(self.labelled_frame_dirs)} of {self.split_size} '
+                  f'samples of split {self.split} of {self.ann_file}\n'
+                  f'# labelled_fraction={self.labelled_fraction} subset_seed={self.subset_seed}\n')
+        folder = osp.dirname(osp.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path) + '.', dir=folder)
+        try:
+            with os.fdopen(fd, 'w') as f:
+                f.write(header + ''.join(name + '\n' for name in self.labelled_frame_dirs))
+            os.replace(tmp, path)
+        except BaseException:
+            if osp.exists(tmp):
+                os.remove(tmp)
+            raise
+
+
+def read_subset(path: str) -> List[str]:
+    """The ``frame_dir``s of a file written by :meth:`SemiSupervisedPoseDataset.write_subset`."""
+    with open(path) as f:
+        return [line.strip() for line in f if line.strip() and not line.startswith('#')]
+
+
+@HOOKS.register_module()
+class LabelledSubsetHook(Hook):
+    """Before training, writes the training set's labelled ``frame_dir``s to
+    ``{work_dir}/{filename}`` (main process only).
+
+    Args:
+        filename: file name inside the work dir.
+    """
+
+    priority = 'VERY_LOW'
+
+    def __init__(self, filename: str = 'labelled_subset.txt') -> None:
+        self.filename = filename
+
+    def before_train(self, runner) -> None:
+        dataset = runner.train_dataloader.dataset
+        while not hasattr(dataset, 'write_subset') and hasattr(dataset, 'dataset'):
+            dataset = dataset.dataset  # through RepeatDataset / ClassBalancedDataset
+        if not hasattr(dataset, 'write_subset'):
+            raise TypeError('LabelledSubsetHook: the training dataset is a '
+                            f'{type(dataset).__name__}, not a SemiSupervisedPoseDataset')
+        if is_main_process():
+            path = osp.join(runner.work_dir, self.filename)
+            dataset.write_subset(path)
+            runner.logger.info(f'labelled subset written to {path}')
