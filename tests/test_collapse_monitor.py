@@ -112,7 +112,7 @@ def ann_file(tmp_path_factory):
     return path  # xsub_train: 2 classes x 1 subject x 2 views = 4 clips
 
 
-def build_runner(tmp_path, ann_file, name):
+def build_runner(tmp_path, ann_file, name, collapsed=True, lr=0.0, monitor=True):
     pipeline = [
         dict(type='CentreOnFirstFrame', joint=1),
         dict(type='ValidCropResize', clip_len=T, p_interval=(1.0, )),
@@ -122,10 +122,10 @@ def build_runner(tmp_path, ann_file, name):
     ]
     torch.manual_seed(0)
     model = tiny_gfp()
-    # Collapsed targets: the last layer of every TGN MLP maps to 0, and with lr 0 it stays so.
-    for mlp in [*model.target_generator.local_mlps, model.target_generator.global_mlp]:
-        torch.nn.init.zeros_(mlp[-1].weight)
-        torch.nn.init.zeros_(mlp[-1].bias)
+    if collapsed:  # the last layer of every TGN MLP maps to 0, and with lr 0 it stays so
+        for mlp in [*model.target_generator.local_mlps, model.target_generator.global_mlp]:
+            torch.nn.init.zeros_(mlp[-1].weight)
+            torch.nn.init.zeros_(mlp[-1].bias)
     return Runner(
         model=model, work_dir=str(tmp_path), default_scope='mmaction',
         train_dataloader=dict(
@@ -133,10 +133,11 @@ def build_runner(tmp_path, ann_file, name):
             dataset=dict(type='PoseDataset', ann_file=str(ann_file), split='xsub_train',
                          pipeline=pipeline)),
         train_cfg=dict(by_epoch=True, max_epochs=2),
-        optim_wrapper=dict(optimizer=dict(type='AdamW', lr=0.0)),
+        optim_wrapper=dict(optimizer=dict(type='AdamW', lr=lr)),
         default_hooks=dict(logger=dict(type='LoggerHook', interval=1),
                            checkpoint=dict(type='CheckpointHook', interval=100)),
-        custom_hooks=[dict(type='CollapseMonitorHook', interval=3, std_threshold=0.05)],
+        custom_hooks=[dict(type='CollapseMonitorHook', interval=3, std_threshold=0.05)]
+        if monitor else [],
         # Two backends: the scalars must reach every one (TensorBoard is one more such).
         visualizer=dict(type='Visualizer', name=name, vis_backends=[
             dict(type='LocalVisBackend'),
@@ -171,6 +172,18 @@ def test_hook_logs_to_the_backends_and_warns_once_on_collapse(tmp_path, ann_file
     for k in range(4):
         assert log.count(f'(target{k}) has a mean per-dimension std of 0') == 1
     assert '(encoder)' not in log and '(encoder_pooled)' not in log
+
+
+def test_hook_does_not_change_training(tmp_path, ann_file):
+    losses = []
+    for monitor in (True, False):
+        work_dir = tmp_path / str(monitor)
+        build_runner(work_dir, ann_file, name=f'monitor_{monitor}', collapsed=False, lr=1e-3,
+                     monitor=monitor).train()
+        records = [json.loads(line) for line in next(
+            work_dir.glob('*/vis_data/scalars.json')).read_text().splitlines()]
+        losses.append([r['loss'] for r in records if 'loss' in r])
+    assert len(losses[0]) == 4 and losses[0] == losses[1]  # no random draw taken, mode restored
 
 
 def test_hook_arguments_are_checked():

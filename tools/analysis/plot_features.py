@@ -16,7 +16,7 @@ for how well the features separate the classes, independent of the 2-D map.
 import argparse
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 

@@ -45,7 +45,8 @@ class CollapseMonitorHook(Hook):
     Args:
         interval: iterations between measurements.
         std_threshold: mean per-dimension std below which a feature set counts as
-            collapsed. The variance regulariser keeps healthy targets near 1.
+            collapsed (absolute, in feature units). On the synthetic demo the targets
+            stay above 0.08 with the variance regulariser and fall to 0.01-0.02 without.
         prefix: tag prefix of the logged scalars.
     """
 
