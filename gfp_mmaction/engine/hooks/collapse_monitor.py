@@ -41,6 +41,8 @@ class CollapseMonitorHook(Hook):
     of the runner's visualizer (``vis_data/scalars.json``, TensorBoard, ...) at step
     ``iter + 1``, as MMEngine's ``LoggerHook`` does, and one line to the logger. The first
     time a name's std falls below ``std_threshold`` it logs a loud warning (once per name).
+    In data-parallel training each process measures its own share of the batch (the
+    model wrapper is taken off); rank 0's values are the ones logged.
 
     Args:
         interval: iterations between measurements.
