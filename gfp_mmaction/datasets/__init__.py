@@ -1,9 +1,10 @@
 from . import transforms  # noqa: F401
 from .retrieval import RetrievalPoseDataset
 from .semi_supervised import LabelledSubsetHook, SemiSupervisedPoseDataset
+from .skeleton_dataset import AnnotationError, SkeletonPoseDataset
 from .synthetic_ntu import generate_synthetic_ntu, write_synthetic_ntu
 
 __all__ = [
     'generate_synthetic_ntu', 'write_synthetic_ntu', 'RetrievalPoseDataset',
-    'LabelledSubsetHook', 'SemiSupervisedPoseDataset'
+    'LabelledSubsetHook', 'SemiSupervisedPoseDataset', 'AnnotationError', 'SkeletonPoseDataset'
 ]

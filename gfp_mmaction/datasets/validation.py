@@ -110,7 +110,8 @@ def _check_sample(i: int, anno, where: str, num_classes: Optional[int], num_join
 
 def validate_annotations(data, ann_file: str = '<annotations>',
                          num_classes: Optional[int] = None, num_joints: int = 25,
-                         num_coords: int = 3, max_persons: int = 2) -> List[str]:
+                         num_coords: int = 3, max_persons: int = 2,
+                         positions: Optional[Sequence[int]] = None) -> List[str]:
     """Check skeleton annotation data; return one message per problem (empty = valid).
 
     Per sample: the fields ``frame_dir`` (non-empty str, unique), ``label`` (int in
@@ -122,7 +123,8 @@ def validate_annotations(data, ann_file: str = '<annotations>',
     from ``<name>_val`` / ``<name>_test``.
 
     Messages name the file, the sample (``frame_dir`` and index) or split, the field,
-    what was expected and what was found.
+    what was expected and what was found. ``positions`` gives each annotation's index in
+    the file when ``data`` holds only some of them (the messages then quote those).
     """
     where = ann_file
     if isinstance(data, dict):
@@ -136,9 +138,11 @@ def validate_annotations(data, ann_file: str = '<annotations>',
         return [f'{where}: "annotations": expected a list, got '
                 f'{type(data["annotations"]).__name__}']
 
+    if positions is not None and len(positions) != len(annos):
+        raise ValueError(f'{len(positions)} positions for {len(annos)} annotations')
     errors: List[str] = []
     first_index: Dict[str, int] = {}
-    for i, anno in enumerate(annos):
+    for i, anno in zip(positions if positions is not None else range(len(annos)), annos):
         errors += _check_sample(i, anno, where, num_classes, num_joints, num_coords,
                                 max_persons)
         name = anno.get('frame_dir') if isinstance(anno, dict) else None

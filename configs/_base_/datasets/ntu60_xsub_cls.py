@@ -1,7 +1,7 @@
 # NTU RGB+D 60, cross-subject, labelled data for the downstream protocols (linear probe,
 # fine-tune, retrieval), preprocessed as MAMP evaluates: random 50-100 % crop + rotation
 # for training, 95 % centre crop for testing, 120 frames, 2 persons.
-dataset_type = 'PoseDataset'
+dataset_type = 'SkeletonPoseDataset'  # PoseDataset + validation at load (docs/robustness.md)
 ann_file = 'data/skeleton/ntu60_3d.pkl'
 num_person_mode = 'zero'
 

@@ -1,7 +1,7 @@
 # Pre-training data path (MAMP's preprocessing) for NTU-120, which duplicates a single
 # actor into the second body, motion-aware masking with tau 0.75. Experiment configs set
 # the split. Prepare data/skeleton/ntu120_3d.pkl as described in docs/data_preparation.md.
-dataset_type = 'PoseDataset'
+dataset_type = 'SkeletonPoseDataset'  # PoseDataset + validation at load (docs/robustness.md)
 ann_file = 'data/skeleton/ntu120_3d.pkl'
 train_split = 'xsub_train'
 num_person_mode = 'loop'   # NTU-120: a single actor is duplicated

@@ -2,7 +2,7 @@
 # a zero second body (NTU-60, PKU-MMD), motion-aware masking with tau 0.80. Experiment
 # configs set only the annotation file and split. Default: NTU-60 cross-subject; prepare
 # data/skeleton/ntu60_3d.pkl as described in docs/data_preparation.md.
-dataset_type = 'PoseDataset'
+dataset_type = 'SkeletonPoseDataset'  # PoseDataset + validation at load (docs/robustness.md)
 ann_file = 'data/skeleton/ntu60_3d.pkl'
 train_split = 'xsub_train'
 num_person_mode = 'zero'   # NTU-60: a single actor gets a zero second body

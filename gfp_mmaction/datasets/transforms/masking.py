@@ -65,13 +65,13 @@ class BaseTokenMasking(BaseTransform):
             raise ValueError(f'{name}: sample {_sample_name(results)!r}: field "keypoint" must be '
                              f'(..., T, V, C), got shape {keypoint.shape}')
         T, V = keypoint.shape[-3:-1]
-        if T % self.patch_len:
-            raise ValueError(f'{name}: sample {_sample_name(results)!r}: field "keypoint" has '
-                             f'{T} frames, not divisible by patch_len={self.patch_len}')
-        if T // self.patch_len < self.min_patch_rows:
+        if T // self.patch_len < self.min_patch_rows:  # checked first: the clearer message
             raise ValueError(f'{name}: sample {_sample_name(results)!r}: field "keypoint" has '
                              f'{T} frames, fewer than {self.min_patch_rows} patches of '
                              f'{self.patch_len} frames')
+        if T % self.patch_len:
+            raise ValueError(f'{name}: sample {_sample_name(results)!r}: field "keypoint" has '
+                             f'{T} frames, not divisible by patch_len={self.patch_len}')
         num_tokens = (T // self.patch_len) * V
         num_visible = self.num_visible(num_tokens)
         if num_visible < 1:

@@ -42,6 +42,16 @@ def _get_keypoint(results: Dict, who: str, ndim: int = 4) -> np.ndarray:
         raise ValueError(
             f'{who}: sample {_sample_name(results)!r}: field "keypoint" must have {ndim} dims '
             f'(M, T, V, C), got shape {keypoint.shape}')
+    if not np.issubdtype(keypoint.dtype, np.floating):
+        raise TypeError(f'{who}: sample {_sample_name(results)!r}: field "keypoint" must be '
+                        f'float (metric coordinates), got dtype {keypoint.dtype}')
+    finite = np.isfinite(keypoint)
+    if not finite.all():
+        # A NaN would pass every later step and surface as a NaN loss, far from here.
+        m, t = np.argwhere(~finite)[0][:2]
+        raise ValueError(f'{who}: sample {_sample_name(results)!r}: field "keypoint" has '
+                         f'{int((~finite).sum())} non-finite values (first: person {m}, '
+                         f'frame {t}); expected finite coordinates')
     return keypoint
 
 

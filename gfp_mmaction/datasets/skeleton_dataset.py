@@ -1,0 +1,301 @@
+"""MMAction2's ``PoseDataset`` with every sample of its split checked when it loads.
+
+A broken sample in a 3D skeleton pickle (a NaN coordinate, a third person, a label past
+the last class, a clip shorter than one token) otherwise surfaces hours into a run as a
+NaN loss or a shape error that names neither the file nor the sample. Here the split is
+checked with :func:`~gfp_mmaction.datasets.validation.validate_annotations` (the checks
+of ``tools/data/check_skeleton_pkl.py``) before the first batch, and the first problem
+is raised as one :class:`AnnotationError` that names the file, the sample
+(``frame_dir``) and the field.
+
+Two problems have a sensible repair, each off by default (``repair=dict(...)``) and
+counted in the log when on:
+
+- ``non_finite='zero'``: a joint with a NaN / inf coordinate becomes all zeros (the
+  value of an absent joint); a person left with no non-zero joint is dropped.
+- ``max_persons='most_moving'``: of more than 2 persons, the 2 that move most are kept
+  (motion = summed joint displacement between consecutive frames where the person is
+  present), in their original order.
+"""
+import os.path as osp
+from typing import Dict, List, Optional, Sequence
+
+import mmengine
+import numpy as np
+from mmaction.datasets import PoseDataset
+from mmaction.registry import DATASETS
+from mmengine.logging import MMLogger
+
+from ..utils.skeleton_math import frame_motion
+from .validation import validate_annotations
+
+__all__ = ['AnnotationError', 'SkeletonPoseDataset', 'repair_non_finite',
+           'most_moving_persons', 'person_motion']
+
+MAX_PERSONS = 2  # what FormatGCNInput(num_person=2) and the models take
+_SHOWN = 10      # problems listed in one error
+_REPAIRS = dict(non_finite=(None, 'zero'), max_persons=(None, 'most_moving'))
+CHECKER = 'tools/data/check_skeleton_pkl.py'
+
+
+class AnnotationError(ValueError):
+    """The annotation file, a split of it or a sample is unusable."""
+
+
+def repair_non_finite(keypoint: np.ndarray):
+    """Zero every joint with a non-finite coordinate; drop persons left all zero.
+
+    Args:
+        keypoint: ``(M, T, V, C)`` float.
+
+    Returns:
+        ``(keypoint (M', T, V, C), kept persons (M',) int, joints zeroed)``; the input
+        array itself when it is finite.
+    """
+    bad = ~np.isfinite(keypoint).all(axis=-1)  # (M, T, V)
+    if not bad.any():
+        return keypoint, np.arange(len(keypoint)), 0
+    keypoint = keypoint.copy()
+    keypoint[bad] = 0
+    kept = np.flatnonzero(keypoint.reshape(len(keypoint), -1).any(axis=1))
+    return keypoint[kept], kept, int(bad.sum())
+
+
+def person_motion(keypoint: np.ndarray) -> np.ndarray:
+    """Per person, the summed joint displacement ``||x[t+1] - x[t]||`` over the pairs of
+    consecutive frames where the person is present in both (a body appearing or
+    vanishing is not motion). ``(M, T, V, C)`` -> ``(M,)`` float64."""
+    keypoint = keypoint.astype(np.float64)
+    present = keypoint.reshape(*keypoint.shape[:2], -1).any(axis=2)  # (M, T)
+    both = np.zeros_like(present)
+    both[:, :-1] = present[:, :-1] & present[:, 1:]  # frame_motion's row t is x[t+1] - x[t]
+    step = np.linalg.norm(frame_motion(keypoint), axis=-1).sum(axis=-1)  # (M, T)
+    return (step * both).sum(axis=1)
+
+
+def most_moving_persons(keypoint: np.ndarray, max_persons: int = MAX_PERSONS) -> np.ndarray:
+    """Indices of the ``max_persons`` persons of ``keypoint`` ``(M, T, V, C)`` with the
+    most :func:`person_motion` (ties: lower index), in increasing order."""
+    order = np.argsort(-person_motion(keypoint), kind='stable')
+    return np.sort(order[:max_persons])
+
+
+def _min_frames_of(pipeline) -> int:
+    """The largest ``patch_len`` among the pipeline's transforms (the masking ones), or
+    1: a clip shorter than one token cannot be masked or encoded."""
+    lengths = [getattr(t, 'patch_len', None) for t in getattr(pipeline, 'transforms', [])]
+    return max([n for n in lengths if isinstance(n, int) and n > 0], default=1)
+
+
+def _with_context(error: Exception, where: str) -> Exception:
+    """``error`` of the same type with ``where`` in front of its message."""
+    message = error.args[0] if len(error.args) == 1 else str(error)
+    try:
+        return type(error)(f'{where}: {message}')
+    except Exception:  # an exception type with another constructor
+        return RuntimeError(f'{where}: {type(error).__name__}: {message}')
+
+
+@DATASETS.register_module()
+class SkeletonPoseDataset(PoseDataset):
+    """``PoseDataset`` (same arguments) that validates its split when it loads.
+
+    At load, after the split is selected: the file must be a readable pickle; the split
+    must exist and be non-empty; every sample of it must pass
+    :func:`validate_annotations` (fields ``frame_dir``, ``label`` in
+    ``[0, num_classes)``, ``total_frames``, ``keypoint`` float ``(M, T, num_joints, 3)``
+    with ``1 <= M <= 2``, finite, no all-zero person) and hold at least ``min_frames``
+    frames. The first problem is raised as :class:`AnnotationError`, the next ones
+    are listed under it. Errors raised by the pipeline for one sample get the file and
+    split in front of their message.
+
+    Args:
+        ann_file: the ``.pkl`` annotation file (trusted: it is unpickled).
+        pipeline: the transforms.
+        split: the split to use (e.g. ``'xsub_train'``); None = every annotation.
+        num_classes: labels must lie in ``[0, num_classes)``; None = only ``>= 0``.
+        num_joints: joints per person ``V``. Defaults to 25 (NTU).
+        min_frames: shortest clip accepted; None = the largest ``patch_len`` of the
+            pipeline's transforms (1 without a masking transform).
+        repair: ``dict(non_finite=None | 'zero', max_persons=None | 'most_moving')``;
+            None or a missing key = off (the problem is an error).
+        **kwargs: the rest of ``PoseDataset``'s arguments.
+    """
+
+    def __init__(self,
+                 ann_file: str,
+                 pipeline: List,
+                 split: Optional[str] = None,
+                 num_classes: Optional[int] = None,
+                 num_joints: int = 25,
+                 min_frames: Optional[int] = None,
+                 repair: Optional[Dict] = None,
+                 **kwargs) -> None:
+        repair = dict(repair or {})
+        for key, value in repair.items():
+            if key not in _REPAIRS or value not in _REPAIRS[key]:
+                raise ValueError(
+                    f'SkeletonPoseDataset ({ann_file}): repair={repair!r}; expected keys ' +
+                    ', '.join(f'{k} (one of {v})' for k, v in _REPAIRS.items()))
+        if num_classes is not None and (not isinstance(num_classes, int) or num_classes <= 0):
+            raise ValueError(f'SkeletonPoseDataset ({ann_file}): num_classes must be a '
+                             f'positive int or None, got {num_classes!r}')
+        if min_frames is not None and (not isinstance(min_frames, int) or min_frames < 1):
+            raise ValueError(f'SkeletonPoseDataset ({ann_file}): min_frames must be a '
+                             f'positive int or None, got {min_frames!r}')
+        self.repair = repair
+        self.num_joints = num_joints
+        self.min_frames = min_frames
+        self.repair_counts: Dict[str, int] = {}
+        super().__init__(ann_file, pipeline, split=split, num_classes=num_classes, **kwargs)
+
+    # ----------------------------------------------------------------- loading
+    def _where(self) -> str:
+        return f'{self.ann_file}' + (f' (split {self.split!r})' if self.split else '')
+
+    def _select(self, data) -> tuple:
+        """``(the split's annotations, their positions in the file, the split's list of
+        frame_dir or None without a split)``."""
+        annotations = data.get('annotations') if isinstance(data, dict) else data
+        if not isinstance(annotations, (list, tuple)):
+            # validate_annotations words the message for every malformed layout.
+            problems = validate_annotations(data, self.ann_file)
+            raise AnnotationError(problems[0] if problems else
+                                  f'{self.ann_file}: no annotation list')
+        if self.split is None:
+            return list(annotations), list(range(len(annotations))), None
+        splits = data.get('split') if isinstance(data, dict) else None
+        if not isinstance(splits, dict):
+            raise AnnotationError(
+                f'{self.ann_file}: split {self.split!r} requested, but the file has no '
+                '"split" dict (expected dict(split=dict(NAME=[frame_dir, ...]), '
+                'annotations=[...])); set split=None to use every annotation')
+        if self.split not in splits:
+            available = ', '.join(repr(k) for k in sorted(map(str, splits))) or 'none'
+            raise AnnotationError(f'{self.ann_file}: split {self.split!r} is not in the '
+                                  f'file; its splits are: {available}')
+        names = splits[self.split]
+        if not isinstance(names, (list, tuple)) or not names:
+            sizes = ', '.join(f'{k!r} ({len(v) if isinstance(v, (list, tuple)) else "?"})'
+                              for k, v in splits.items())
+            raise AnnotationError(f'{self.ann_file}: split {self.split!r} is empty (expected '
+                                  f'a non-empty list of frame_dir); the splits are: {sizes}')
+        wanted = set(n for n in names if isinstance(n, str))
+        chosen = [(i, a) for i, a in enumerate(annotations)
+                  if isinstance(a, dict) and a.get('frame_dir') in wanted]
+        return [a for _, a in chosen], [i for i, _ in chosen], list(names)
+
+    def _repair(self, annotations: List[dict]) -> None:
+        """Apply the enabled repairs in place and record their counts."""
+        counts = dict(non_finite_samples=0, non_finite_joints=0, dropped_persons=0,
+                      extra_person_samples=0)
+        for anno in annotations:
+            keypoint = anno.get('keypoint')
+            if not (isinstance(keypoint, np.ndarray) and keypoint.ndim == 4
+                    and np.issubdtype(keypoint.dtype, np.floating)):
+                continue  # validation reports it
+            kept = np.arange(len(keypoint))
+            if self.repair.get('non_finite') == 'zero':
+                keypoint, kept, joints = repair_non_finite(keypoint)
+                if joints:
+                    counts['non_finite_samples'] += 1
+                    counts['non_finite_joints'] += joints
+                    counts['dropped_persons'] += len(anno['keypoint']) - len(kept)
+            if self.repair.get('max_persons') == 'most_moving' and len(keypoint) > MAX_PERSONS:
+                chosen = most_moving_persons(keypoint)
+                keypoint, kept = keypoint[chosen], kept[chosen]
+                counts['extra_person_samples'] += 1
+            anno['keypoint'] = keypoint
+            score = anno.get('keypoint_score')
+            if isinstance(score, np.ndarray) and len(kept) < len(score):
+                anno['keypoint_score'] = score[kept]  # the same persons as keypoint
+        self.repair_counts = counts
+        if any(counts.values()):
+            MMLogger.get_current_instance().warning(
+                f'{self._where()}: repaired {counts["non_finite_samples"]} samples with '
+                f'non-finite coordinates ({counts["non_finite_joints"]} joints set to zero, '
+                f'{counts["dropped_persons"]} persons left empty and dropped) and '
+                f'{counts["extra_person_samples"]} samples with more than {MAX_PERSONS} '
+                f'persons (kept the {MAX_PERSONS} most moving)')
+
+    def _repair_hint(self, annotations: List[dict]) -> List[str]:
+        """What the off-by-default repairs would fix, for the error message."""
+        non_finite = extra = 0
+        for anno in annotations:
+            keypoint = anno.get('keypoint')
+            if isinstance(keypoint, np.ndarray) and keypoint.ndim == 4 and keypoint.size:
+                if np.issubdtype(keypoint.dtype, np.floating) and \
+                        not np.isfinite(keypoint).all():
+                    non_finite += 1
+                extra += len(keypoint) > MAX_PERSONS
+        hints = []
+        if non_finite and self.repair.get('non_finite') is None:
+            hints.append(f'{non_finite} samples have non-finite coordinates: the dataset '
+                         "option repair=dict(non_finite='zero') sets those joints to zero")
+        if extra and self.repair.get('max_persons') is None:
+            hints.append(f'{extra} samples have more than {MAX_PERSONS} persons: the dataset '
+                         "option repair=dict(max_persons='most_moving') keeps the "
+                         f'{MAX_PERSONS} most moving')
+        return hints
+
+    def _check(self, annotations: List[dict], positions: List[int],
+               names: Optional[Sequence[str]]) -> None:
+        data = annotations if names is None else \
+            dict(split={self.split: names}, annotations=annotations)
+        problems = validate_annotations(data, self.ann_file, num_classes=self.num_classes,
+                                        num_joints=self.num_joints,
+                                        max_persons=MAX_PERSONS, positions=positions)
+        min_frames = self.min_frames or _min_frames_of(self.pipeline)
+        for i, anno in zip(positions, annotations):
+            keypoint = anno.get('keypoint')
+            if isinstance(keypoint, np.ndarray) and keypoint.ndim == 4 and \
+                    0 < keypoint.shape[1] < min_frames:
+                problems.append(
+                    f'{self.ann_file}: sample {anno.get("frame_dir")!r} (annotations[{i}]): '
+                    f'field "keypoint": {keypoint.shape[1]} frames, expected at least '
+                    f'{min_frames} (min_frames: one token of the pipeline\'s patch_len)')
+        if not problems:
+            return
+        lines = [problems[0]]
+        if len(problems) > 1:
+            lines.append(f'{len(problems)} problems in {self._where()}, the first '
+                         f'{min(len(problems), _SHOWN)}:')
+            lines += [f'  {p}' for p in problems[:_SHOWN]]
+        lines += [f'hint: {h}' for h in self._repair_hint(annotations)]
+        lines.append(f'Check the whole file with: python {CHECKER} {self.ann_file}')
+        raise AnnotationError('\n'.join(lines))
+
+    def load_data_list(self) -> List[Dict]:
+        """Load, select the split, repair (if enabled), validate.
+
+        Returns:
+            the split's annotations, each a dict with ``keypoint`` ``(M, T, V, C)``.
+        """
+        if not str(self.ann_file).endswith('.pkl'):
+            raise AnnotationError(f'{self.ann_file}: expected a .pkl annotation file')
+        if not osp.isfile(self.ann_file):
+            raise AnnotationError(f'{self.ann_file}: no such annotation file')
+        try:
+            data = mmengine.load(self.ann_file)
+        except Exception as error:  # truncated / not a pickle: say which file
+            raise AnnotationError(f'{self.ann_file}: cannot be read as a pickle: '
+                                  f'{type(error).__name__}: {error}') from error
+        annotations, positions, names = self._select(data)
+        if self.repair:
+            self._repair(annotations)
+        self._check(annotations, positions, names)
+
+        if 'video' in self.data_prefix:  # PoseDataset's prefix handling, unchanged
+            for item in annotations:
+                for key in ('filename', 'frame_dir'):
+                    if key in item:
+                        item[key] = osp.join(self.data_prefix['video'], item[key])
+        return annotations
+
+    # ---------------------------------------------------------------- one sample
+    def prepare_data(self, idx: int):
+        """The pipeline's output; a pipeline error gets the file and split in front."""
+        try:
+            return super().prepare_data(idx)
+        except (ValueError, KeyError, TypeError, IndexError) as error:
+            raise _with_context(error, self._where()) from error
