@@ -14,7 +14,17 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import gfp_mmaction  # noqa: E402,F401  (stack fixes before any build)
+from gfp_mmaction.datasets import AnnotationError  # noqa: E402
+from gfp_mmaction.engine.hooks import NonFiniteLossError  # noqa: E402
+from gfp_mmaction.engine.preflight import (ConfigError, ResumeMismatchError,  # noqa: E402
+                                           WorkDirError, check_pipelines, check_resume,
+                                           check_work_dir, propagate_num_classes,
+                                           resume_checkpoint)
 from gfp_mmaction.utils import MissingDataError, check_annotation_files  # noqa: E402
+
+# Errors whose message says everything: printed without a traceback (docs/robustness.md).
+CLEAR_ERRORS = (ConfigError, WorkDirError, ResumeMismatchError, AnnotationError,
+                NonFiniteLossError)
 
 
 def parse_args(argv=None):
@@ -24,7 +34,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from the given checkpoint, or from the latest one in the work dir '
-        'when no path is given')
+        'when no path is given (checkpoints are unpickled: only load files you trust)')
     parser.add_argument('--amp', action='store_true',
                         help='mixed-precision training (GPU)')
     parser.add_argument('--no-validate', action='store_true',
@@ -93,9 +103,20 @@ def main(argv=None):
         check_annotation_files(cfg, args.config)
     except MissingDataError as error:
         sys.exit(f'error: {error}')
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    # Fail now, not after the first epoch: pipelines (transform names and arguments,
+    # clip / patch lengths), label range, work dir, and what --resume would load.
+    check_pipelines(cfg, args.config)
+    propagate_num_classes(cfg)
+    check_work_dir(cfg.work_dir)
+    runner = Runner.from_cfg(cfg)  # builds the model: its own argument checks run here
+    checkpoint = resume_checkpoint(cfg)
+    if checkpoint is not None:
+        check_resume(runner.model, checkpoint, args.config)
+    runner.train()  # builds the datasets (validated at load) before the first iteration
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except CLEAR_ERRORS as error:
+        sys.exit(f'error: {error}')

@@ -7,7 +7,10 @@ custom_imports = dict(imports=['gfp_mmaction'], allow_failed_imports=False)
 # sampler seed in every checkpoint, so that `--resume` continues the interrupted run
 # exactly, + crash-safe writes (atomic checkpoint and `last_checkpoint`, old checkpoints
 # deleted only after the new one is complete). See docs/distributed.md.
+# NonFiniteLossHook stops the run at the first NaN / inf loss, before anything is saved
+# after it (docs/robustness.md).
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, ignore_last=False),
     checkpoint=dict(type='ResumableCheckpointHook', interval=10, max_keep_ckpts=3,
-                    save_last=True, save_best=None))
+                    save_last=True, save_best=None),
+    nonfinite_loss=dict(type='NonFiniteLossHook'))

@@ -3,6 +3,7 @@ from typing import Dict, List, Optional
 
 import torch
 from mmaction.registry import MODELS
+from torch import nn
 
 from .base import MaskedSkeletonPretrainer
 
@@ -37,6 +38,22 @@ class GFP(MaskedSkeletonPretrainer):
         if self.neck.num_levels != self.target_generator.num_levels:
             raise ValueError(f'the decoder predicts {self.neck.num_levels} levels but the '
                              f'target generator makes {self.target_generator.num_levels}')
+        self._check_target_widths()
+
+    def _check_target_widths(self) -> None:
+        """Every level's prediction must be as wide as its target (``C_t``): a mismatch
+        would otherwise surface as a shape error inside the loss at the first step."""
+        predicted = _output_widths(self.neck, ('predictors', 'global_predictor'))
+        made = _output_widths(self.target_generator, ('local_mlps', 'global_mlp'))
+        if predicted is None or made is None or predicted == made:
+            return
+        level = next(k for k, (p, m) in enumerate(zip(predicted, made)) if p != m)
+        raise ValueError(
+            f'GFP: target widths differ between the decoder and the target generator: '
+            f'level {level} predicts {predicted[level]} values per token, the target '
+            f'generator makes {made[level]} (all levels: decoder {predicted}, target '
+            f'generator {made}); set model.neck.target_dims and '
+            f'model.target_generator.target_dims to the same value')
 
     def loss(self, inputs: torch.Tensor, data_samples: List) -> Dict[str, torch.Tensor]:
         joints, person_weight = self.fold_persons(inputs)
@@ -46,3 +63,19 @@ class GFP(MaskedSkeletonPretrainer):
         predictions = self.neck(latent, visible_index)
         targets = self.target_generator(joints)
         return self.head.loss(predictions, targets, person_weight)
+
+
+def _output_widths(module: nn.Module, names) -> Optional[List[int]]:
+    """``out_features`` of the last ``nn.Linear`` of each per-level sub-module:
+    ``names = (name of the local ModuleList, name of the global module)``. None when
+    the module is not built that way (another decoder or target generator)."""
+    local, glob = (getattr(module, name, None) for name in names)
+    if not isinstance(local, nn.ModuleList) or not isinstance(glob, nn.Module):
+        return None
+    widths = []
+    for part in (*local, glob):
+        linears = [m for m in part.modules() if isinstance(m, nn.Linear)]
+        if not linears:
+            return None
+        widths.append(linears[-1].out_features)
+    return widths

@@ -1,0 +1,67 @@
+"""Shared by the robustness tests: a tiny GFP config on the embedded synthetic data and
+``tools/train.py``'s ``main`` run in this process (a subprocess would spend most of its
+time importing)."""
+import hashlib
+import importlib.util
+import itertools
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+# 48-frame clips, 4-frame patches -> 12 patch rows; encoder 1 x 32; 20 training clips in
+# batches of 10 -> 2 iterations per epoch.
+TINY_CONFIG = """
+_base_ = '{repo}/configs/gfp/gfp_synthetic_xsub.py'
+model = dict(
+    backbone=dict(embed_dims={width}, depth={depth}, num_heads=2, num_frames=48),
+    neck=dict(in_dims={width}, embed_dims=32, num_heads=2, num_rows=12,
+              pool_kernels=(2, 6, 12), target_dims=32, global_hidden=64),
+    target_generator=dict(target_dims=32, pool_kernels=(2, 6, 12), local_hidden=32,
+                          global_hidden=64))
+pipeline = [
+    dict(type='CentreOnFirstFrame', joint=1),
+    dict(type='ValidCropResize', clip_len=48, p_interval=(0.5, 1.0), min_frames=16),
+    dict(type='RandomRotation3D', max_angle=0.3),
+    dict(type='FormatGCNInput', num_person=2, mode='zero'),
+    dict(type='MotionAwareTokenMasking', mask_ratio=0.9, tau=0.8, patch_len=4),
+    {extra}dict(type='PackActionInputs', algorithm_keys=('token_mask', )),
+]
+train_dataloader = dict(
+    batch_size=10, num_workers=0, persistent_workers=False,
+    dataset=dict(ann_file='{ann_file}', pipeline=pipeline))
+train_cfg = dict(max_epochs={epochs})
+default_hooks = dict(logger=dict(interval=1),
+                     checkpoint=dict(interval=1, max_keep_ckpts=3))
+custom_hooks = []
+"""
+
+_names = itertools.count()
+
+
+def write_config(directory: Path, ann_file: Path, width: int = 32, depth: int = 1,
+                 epochs: int = 1, extra: str = '') -> Path:
+    """A tiny config file with a name used once: MMEngine names the logger and the
+    visualizer of a run after the config file and the second it started, and two runs
+    of this process must not share them."""
+    path = Path(directory) / f'tiny_{next(_names)}_{width}_{depth}.py'
+    path.write_text(TINY_CONFIG.format(repo=REPO, ann_file=ann_file, width=width,
+                                       depth=depth, epochs=epochs, extra=extra))
+    return path
+
+
+def load_train_tool():
+    """``tools/train.py`` as a module (it is a script, not part of the package)."""
+    spec = importlib.util.spec_from_file_location('gfp_train_tool', REPO / 'tools' / 'train.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def snapshot(work_dir: Path) -> dict:
+    """``{name: sha256}`` of the checkpoint files and ``last_checkpoint``."""
+    files = sorted(Path(work_dir).glob('*.pth')) + [Path(work_dir) / 'last_checkpoint']
+    return {p.name: digest(p) for p in files if p.is_file()}

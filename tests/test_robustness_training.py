@@ -1,0 +1,214 @@
+"""Training faults through ``tools/train.py`` with the real MMEngine runner: a non-finite
+loss, an unwritable work dir, ``--resume`` with another model's checkpoint, and paths
+given to load checkpoints. After every failure the checkpoints already written are
+byte-identical and loadable."""
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+from mmaction.registry import TRANSFORMS
+from mmcv.transforms import BaseTransform
+
+from gfp_mmaction.engine.hooks import NonFiniteLossError
+from gfp_mmaction.engine.preflight import ResumeMismatchError, WorkDirError
+from robustness_helpers import load_train_tool, snapshot, write_config
+
+
+@TRANSFORMS.register_module(force=True)
+class PoisonKeypoints(BaseTransform):
+    """Test-only: put a NaN into every sample's joints after the checks of the real
+    transforms, as a numerical fault inside the model would."""
+
+    def transform(self, results):
+        results['keypoint'] = results['keypoint'].copy()
+        results['keypoint'][..., 0, 3, 0] = np.nan
+        return results
+
+
+POISON = "dict(type='PoisonKeypoints'),\n    "
+
+
+@pytest.fixture(scope='module')
+def train_tool():
+    return load_train_tool()
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: threads only add overhead on a busy machine
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory, train_tool):
+    """One epoch of the tiny model: ``(root, ann_file, work dir with epoch_1.pth)``."""
+    from gfp_mmaction.datasets.synthetic_ntu import write_synthetic_ntu
+    root = tmp_path_factory.mktemp('robustness_training')
+    ann_file = root / 'synthetic.pkl'
+    write_synthetic_ntu(ann_file, subjects=2, views=2, reps=1, seed=0)
+    work_dir = root / 'trained'
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # (module fixtures start before the function-scoped one)
+    try:
+        train_tool.main([str(write_config(root, ann_file, epochs=1)), '--work-dir',
+                         str(work_dir), '--seed', '0'])
+    finally:
+        torch.set_num_threads(threads)
+    assert (work_dir / 'last_checkpoint').read_text() == str(work_dir / 'epoch_1.pth')
+    return root, ann_file, work_dir
+
+
+def copy_work_dir(trained, tmp_path):
+    """A private copy of the trained work dir; ``last_checkpoint`` re-pointed into it."""
+    work_dir = tmp_path / 'work'
+    shutil.copytree(trained[2], work_dir)
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'epoch_1.pth'))
+    return work_dir
+
+
+def run_log(work_dir, trained):
+    """The log file of the run started in ``work_dir`` (not one copied from ``trained``)."""
+    copied = {p.name for p in trained[2].iterdir()}
+    logs = [p for p in work_dir.glob('*/*.log') if p.parent.name not in copied]
+    assert len(logs) == 1, logs
+    return logs[0].read_text()
+
+
+def assert_intact(work_dir, before):
+    """The files are byte-identical and the checkpoint loads with finite weights."""
+    assert snapshot(work_dir) == before
+    checkpoint = torch.load(work_dir / 'epoch_1.pth', map_location='cpu', weights_only=False)
+    assert checkpoint['meta']['epoch'] == 1
+    assert all(torch.isfinite(v).all() for v in checkpoint['state_dict'].values()
+               if v.is_floating_point())
+
+
+# --------------------------------------------------------------- non-finite loss
+def test_non_finite_loss_stops_the_run_and_keeps_the_last_checkpoint(
+        train_tool, trained, tmp_path):
+    root, ann_file, _ = trained
+    work_dir = copy_work_dir(trained, tmp_path)
+    before = snapshot(work_dir)
+    assert set(before) == {'epoch_1.pth', 'last_checkpoint'}
+    # Resume the 1-epoch run for 3 epochs with poisoned data: epoch 2, batch 1 is the
+    # first iteration (iteration 3) to see it.
+    config = write_config(tmp_path, ann_file, epochs=3, extra=POISON)
+    with pytest.raises(NonFiniteLossError) as info:
+        train_tool.main([str(config), '--work-dir', str(work_dir), '--resume'])
+    assert isinstance(info.value, FloatingPointError)
+    first_line = str(info.value).splitlines()[0]
+    assert first_line.startswith('Non-finite loss at iteration 3 (epoch 2, batch 1): loss=nan, '
+                                 'loss_pred=nan, ')
+    assert f'the last checkpoint, {work_dir / "epoch_1.pth"}, was kept' in first_line
+    assert not (work_dir / 'epoch_2.pth').exists()
+    assert_intact(work_dir, before)
+    # The message is in the run's log file too.
+    log = run_log(work_dir, trained)
+    assert 'Non-finite loss at iteration 3 (epoch 2, batch 1)' in log
+
+
+# ---------------------------------------------------------- unwritable work dir
+def _make_read_only(path):
+    """Make ``path`` unwritable even for root (chattr +i), else by its mode bits;
+    return the command that undoes it, or None when neither works here."""
+    if shutil.which('chattr') and subprocess.run(['chattr', '+i', str(path)],
+                                                 capture_output=True).returncode == 0:
+        return ['chattr', '-i', str(path)]
+    path.chmod(0o555)
+    probe = path / '.probe'
+    try:
+        probe.write_text('x')
+    except OSError:
+        return ['chmod', '755', str(path)]
+    probe.unlink()
+    path.chmod(0o755)
+    return None
+
+
+def test_unwritable_work_dir_fails_at_start(train_tool, trained, tmp_path):
+    root, ann_file, _ = trained
+    config = str(write_config(tmp_path, ann_file, epochs=2))
+    # Below a regular file: the dir cannot be created.
+    blocker = tmp_path / 'blocker'
+    blocker.write_text('a file, not a dir')
+    with pytest.raises(WorkDirError) as info:
+        train_tool.main([config, '--work-dir', str(blocker / 'work')])
+    assert str(info.value).startswith(f'work dir {blocker / "work"} is not writable (Not a '
+                                      'directory): logs and checkpoints go there.')
+    # An existing dir holding a checkpoint, made read-only: the run stops before the
+    # runner starts, the checkpoint stays as it was.
+    work_dir = copy_work_dir(trained, tmp_path)
+    before = snapshot(work_dir)
+    undo = _make_read_only(work_dir)
+    if undo is None:
+        pytest.skip('cannot make a directory read-only here (no chattr, mode bits ignored)')
+    try:
+        with pytest.raises(WorkDirError, match=f'^work dir {work_dir} is not writable '
+                                               r'\((Operation not permitted|Permission denied)\)'):
+            train_tool.main([config, '--work-dir', str(work_dir), '--resume'])
+    finally:
+        subprocess.run(undo, check=True)
+    assert sorted(p.name for p in work_dir.iterdir()) == sorted(
+        p.name for p in trained[2].iterdir())  # no log dir: the runner never started
+    assert_intact(work_dir, before)
+
+
+# ------------------------------------------------------------- mismatched resume
+def test_resume_with_another_models_checkpoint_names_the_keys(train_tool, trained, tmp_path):
+    root, ann_file, _ = trained
+    work_dir = copy_work_dir(trained, tmp_path)
+    before = snapshot(work_dir)
+    # Wider encoder: same keys, other shapes.
+    wide = write_config(tmp_path, ann_file, width=48, epochs=2)
+    with pytest.raises(ResumeMismatchError) as info:
+        train_tool.main([str(wide), '--work-dir', str(work_dir), '--resume'])
+    lines = str(info.value).splitlines()
+    assert lines[0] == (f'Cannot resume: checkpoint {work_dir / "epoch_1.pth"} was not made '
+                        f'by the model of {wide} (19 shape mismatches)')
+    assert lines[1].startswith('  shape mismatch: backbone.blocks.0.attn.proj.bias (32,) in '
+                               'the checkpoint, (48,) in the model, ')
+    assert lines[1].endswith('(+14 more)')
+    assert_intact(work_dir, before)
+    # Deeper encoder, the checkpoint named explicitly: missing keys.
+    deep = write_config(tmp_path, ann_file, depth=2, epochs=2)
+    checkpoint = work_dir / 'epoch_1.pth'
+    with pytest.raises(ResumeMismatchError) as info:
+        train_tool.main([str(deep), '--work-dir', str(work_dir), '--resume', str(checkpoint)])
+    lines = str(info.value).splitlines()
+    assert lines[0] == (f'Cannot resume: checkpoint {checkpoint} was not made by the model of '
+                        f'{deep} (12 missing keys)')
+    assert lines[1] == ('  missing (in the model, not in the checkpoint): '
+                        'backbone.blocks.1.attn.proj.bias, backbone.blocks.1.attn.proj.weight, '
+                        'backbone.blocks.1.attn.qkv.bias, backbone.blocks.1.attn.qkv.weight, '
+                        'backbone.blocks.1.mlp.0.bias (+7 more)')
+    assert_intact(work_dir, before)
+
+
+def test_resume_with_the_same_model_passes_the_check(train_tool, trained, tmp_path):
+    root, ann_file, _ = trained
+    work_dir = copy_work_dir(trained, tmp_path)
+    # max_epochs=1 = the checkpoint's epoch: resumes, then has nothing left to train.
+    train_tool.main([str(write_config(tmp_path, ann_file, epochs=1)), '--work-dir',
+                     str(work_dir), '--resume'])
+    log = run_log(work_dir, trained)
+    assert 'resumed epoch: 1, iter: 2' in log
+
+
+# ---------------------------------------------------- paths that load checkpoints
+def test_checkpoint_paths_are_only_ever_loaded_as_files(train_tool, trained, tmp_path):
+    """A path given to load a checkpoint is a path: never evaluated or imported, only
+    handed to MMEngine's checkpoint loader (torch.load for a local file)."""
+    root, ann_file, _ = trained
+    marker = tmp_path / 'executed'
+    code = f"__import__('pathlib').Path('{marker}').touch()"
+    with pytest.raises(FileNotFoundError, match=r'--resume: checkpoint .*__import__.* not found'):
+        train_tool.main([str(write_config(tmp_path, ann_file)), '--work-dir',
+                         str(tmp_path / 'a'), '--resume', code])
+    with pytest.raises(FileNotFoundError, match=r'__import__.* can not be found'):
+        train_tool.main([str(write_config(tmp_path, ann_file)), '--work-dir',
+                         str(tmp_path / 'b'), '--cfg-options', f'load_from={code}'])
+    assert not marker.exists()
