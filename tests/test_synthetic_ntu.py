@@ -15,7 +15,7 @@ from gfp_mmaction.datasets import generate_synthetic_ntu, write_synthetic_ntu
 from gfp_mmaction.datasets.synthetic_ntu import NTU_PARENTS, SYNTHETIC_NTU_CLASSES
 
 NAME = re.compile(r'^S001C(\d{3})P(\d{3})R(\d{3})A(\d{3})$')
-TWO_PERSON = {'handshake', 'push other person', 'hug'}
+TWO_PERSON = {'handshake', 'walk towards each other', 'walk apart', 'push other person', 'hug'}
 SMALL = dict(num_classes=10, subjects=2, views=2, reps=1)
 
 
@@ -45,7 +45,7 @@ def test_default_size_and_annotation_format(default_data):
         assert int(action) == a['label'] + 1
         two = SYNTHETIC_NTU_CLASSES[a['label']] in TWO_PERSON
         assert kp.shape[0] == (2 if two else 1), a['frame_dir']
-    assert sum(a['keypoint'].shape[0] == 2 for a in annos) == 2 * 8 * 3 * 2
+    assert sum(a["keypoint"].shape[0] == 2 for a in annos) == 3 * 8 * 3 * 2
     frames = [a['total_frames'] for a in annos]
     assert max(frames) - min(frames) > 100  # lengths really vary
 
@@ -161,16 +161,16 @@ def test_classes_are_learnable_across_subjects_and_views(default_data, protocol)
 
 
 def test_all_classes_and_frame_bounds():
-    data = generate_synthetic_ntu(num_classes=12, subjects=2, views=2, reps=1,
+    data = generate_synthetic_ntu(num_classes=18, subjects=2, views=2, reps=1,
                                   min_frames=60, max_frames=80)
-    assert {a['label'] for a in data['annotations']} == set(range(12))
+    assert {a['label'] for a in data['annotations']} == set(range(18))
     assert all(60 <= a['total_frames'] <= 80 for a in data['annotations'])
     persons = {a['label']: a['keypoint'].shape[0] for a in data['annotations']}
-    assert sorted(k for k, m in persons.items() if m == 2) == [8, 9, 11]
+    assert sorted(k for k, m in persons.items() if m == 2) == [6, 7, 8, 15, 17]
 
 
 @pytest.mark.parametrize('kwargs, field', [
-    (dict(num_classes=13), 'num_classes'), (dict(subjects=1), 'subjects'),
+    (dict(num_classes=19), 'num_classes'), (dict(subjects=1), 'subjects'),
     (dict(views=1), 'views'), (dict(seed=-1), 'seed'), (dict(reps=1.5), 'reps'),
     (dict(min_frames=50, max_frames=40), 'max_frames'),
     (dict(views=2, view_yaws=[0.0]), 'view_yaws')])
@@ -226,3 +226,17 @@ def test_command_line_tool(tmp_path, repo_root):
         data = pickle.load(f)
     assert len(data['annotations']) == 44
     assert all(50 <= a['total_frames'] <= 90 for a in data['annotations'])
+
+
+def test_one_way_actions_and_their_opposites_are_exact_time_reversals():
+    # Same subject, camera and take: "stand up" is "sit down" played backwards, so a
+    # model can tell them apart only by the direction of the motion.
+    from gfp_mmaction.datasets.synthetic_ntu import _ACTIONS, _perform, _Style
+    names = [a[0] for a in _ACTIONS]
+    for forward, backward in (('sit down', 'stand up'), ('put both arms up', 'put both arms down'),
+                              ('walk towards each other', 'walk apart')):
+        styles = [_Style(np.random.default_rng(1)) for _ in range(2)]
+        ahead = _perform(names.index(forward), 90, np.random.default_rng(7), styles)
+        behind = _perform(names.index(backward), 90, np.random.default_rng(7), styles)
+        np.testing.assert_allclose(behind, ahead[:, ::-1])
+        assert not np.allclose(ahead, ahead[:, ::-1], atol=0.05)  # not symmetric in time

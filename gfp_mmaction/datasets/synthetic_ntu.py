@@ -473,20 +473,60 @@ def _hug(T, rng, st):
     return poses, gap
 
 
-# (name, action script, persons, clip duration range in seconds at tempo 1)
-_ACTIONS: List[Tuple[str, Callable, int, Tuple[float, float]]] = [
-    ('wave right hand', _wave, 1, (2.0, 5.0)),
-    ('kick', _kick, 1, (1.5, 4.5)),
-    ('squat', _squat, 1, (2.0, 7.0)),
-    ('jump up', _jump, 1, (1.5, 4.5)),
-    ('bow', _bow, 1, (2.0, 5.0)),
-    ('clap', _clap, 1, (2.0, 5.0)),
-    ('raise both arms', _arms_raise, 1, (2.0, 5.5)),
-    ('punch', _punch, 1, (1.5, 4.5)),
-    ('handshake', _handshake, 2, (3.0, 9.0)),
-    ('push other person', _push, 2, (2.0, 5.0)),
-    ('side-step', _side_step, 1, (2.0, 7.0)),
-    ('hug', _hug, 2, (3.0, 9.0)),
+
+# One-way actions: the body ends elsewhere than it started. Their time reversals are
+# classes of their own (sit down / stand up, ...): the same poses in the opposite order,
+# so they differ only in the direction of the motion.
+def _sit_down(T, rng, st):
+    p, tl = _Pose(T), _Timeline(T, rng, st[0].tempo, 3.0)
+    d = st[0].amp * _keys(tl.u, [0, 0.1, 0.55, 1.0], [0, 0, 1, 1])
+    for side in 'rl':
+        p.leg(side, flex=1.1 * d, knee=1.8 * d, ankle=0.7 * d)
+        p.arm(side, flex=0.9 * d)
+    p.trunk(flex=0.5 * d)
+    return [p], None
+
+
+def _arms_up(T, rng, st):
+    p, tl = _Pose(T), _Timeline(T, rng, st[0].tempo, 3.0)
+    r = st[0].amp * _keys(tl.u, [0, 0.1, 0.5, 1.0], [0, 0, 1, 1])
+    for side in 'rl':
+        p.arm(side, abduct=2.6 * r, flex=0.3 * r, elbow=-0.1 * r)
+    p.angles[:, NECK, 0] += 0.2 * r  # look up
+    return [p], None
+
+
+def _walk_towards(T, rng, st):
+    tl = _Timeline(T, rng, st[0].tempo, 3.0)
+    gap = rng.uniform(2.6, 3.4)
+    poses = []
+    for s in st:
+        p = _Pose(T)
+        p.walk(_approach(tl.u, s.amp * (gap - 1.0) / 2, 0.05, 0.85), step=0.35)
+        poses.append(p)
+    return poses, gap
+
+
+_ACTIONS: List[Tuple[str, Callable, int, Tuple[float, float], bool]] = [
+    # (name, action script, persons, duration range in seconds at tempo 1, played backwards)
+    ('wave right hand', _wave, 1, (2.0, 5.0), False),
+    ('kick', _kick, 1, (1.5, 4.5), False),
+    ('sit down', _sit_down, 1, (2.0, 5.0), False),
+    ('stand up', _sit_down, 1, (2.0, 5.0), True),
+    ('put both arms up', _arms_up, 1, (2.0, 5.0), False),
+    ('put both arms down', _arms_up, 1, (2.0, 5.0), True),
+    ('handshake', _handshake, 2, (3.0, 9.0), False),
+    ('walk towards each other', _walk_towards, 2, (3.0, 7.0), False),
+    ('walk apart', _walk_towards, 2, (3.0, 7.0), True),
+    ('bow', _bow, 1, (2.0, 5.0), False),
+    ('clap', _clap, 1, (2.0, 5.0), False),
+    ('jump up', _jump, 1, (1.5, 4.5), False),
+    ('squat', _squat, 1, (2.0, 7.0), False),
+    ('raise both arms', _arms_raise, 1, (2.0, 5.5), False),
+    ('punch', _punch, 1, (1.5, 4.5), False),
+    ('push other person', _push, 2, (2.0, 5.0), False),
+    ('side-step', _side_step, 1, (2.0, 7.0), False),
+    ('hug', _hug, 2, (3.0, 9.0), False),
 ]
 SYNTHETIC_NTU_CLASSES = tuple(a[0] for a in _ACTIONS)
 
@@ -499,7 +539,7 @@ def _perform(label: int, T: int, rng: np.random.Generator,
     Returns:
         ``(M, T, 25, 3)`` float64.
     """
-    _, script, persons, _ = _ACTIONS[label]
+    _, script, persons, _, backwards = _ACTIONS[label]
     poses, gap = script(T, rng, styles[:persons])
     out = np.empty((persons, T, NUM_JOINTS, 3))
     t = np.arange(T) / FPS
@@ -519,7 +559,8 @@ def _perform(label: int, T: int, rng: np.random.Generator,
             joints = joints @ _yaw_matrix(yaw).T
             joints[..., 0] += -gap / 2 if k == 0 else gap / 2
         out[k] = joints
-    return out
+    # A one-way action played backwards is its opposite: the exact time reversal.
+    return np.ascontiguousarray(out[:, ::-1]) if backwards else out
 
 
 def _view(scene: np.ndarray, yaw_deg: float, rng: np.random.Generator, noise_std: float,
@@ -560,7 +601,7 @@ def generate_synthetic_ntu(num_classes: int = 10, subjects: int = 8, views: int 
     on camera 1 and trains on the others.
 
     Args:
-        num_classes: the first ``num_classes`` of :data:`SYNTHETIC_NTU_CLASSES` (1-12);
+        num_classes: the first ``num_classes`` of :data:`SYNTHETIC_NTU_CLASSES` (1-18);
             the default 10 include two interactions (handshake, push).
         subjects: performers (>= 2, so both xsub splits are non-empty).
         views: cameras (>= 2, so both xview splits are non-empty).
