@@ -1,18 +1,20 @@
-"""The one-command demo: GFP pre-training and linear evaluation on the embedded dataset.
+"""The one-command demo: GFP pre-training and evaluation on the embedded dataset.
 
     python tools/demo.py [--work-dir work_dirs/demo] [--quick]
 
 1. generates the synthetic NTU-format skeleton dataset (tools/data/make_synthetic_ntu.py)
    into the work dir unless it is already there;
 2. pre-trains GFP on its cross-subject training split (configs/gfp/gfp_synthetic_xsub.py);
-3. trains a linear probe on the frozen pre-trained encoder, and on the same encoder with
-   random weights (configs/gfp/linear_synthetic_xsub.py), and evaluates both on the
-   cross-subject validation split;
-4. prints a table: accuracy and training time of each.
+3. evaluates the frozen pre-trained encoder and the same encoder with random weights on
+   the cross-subject validation split: a linear probe (configs/gfp/linear_synthetic_xsub.py)
+   and nearest-neighbour retrieval (configs/gfp/retrieval_synthetic_xsub.py);
+4. draws the training curves and a 2-D map of both encoders' features;
+5. prints a table: accuracy and time of each.
 
-Every stage runs the real configs through tools/train.py and MMEngine's runner; logs,
-checkpoints and the summary (summary.json) land under the work dir. ``--quick`` is the
-same path on a smaller dataset with short schedules (under two minutes).
+Every stage runs the real configs through tools/train.py, tools/test.py and
+tools/extract_features.py with MMEngine's runner; logs, checkpoints, pictures and the
+summary (summary.json) land under the work dir. ``--quick`` is the same path on a smaller
+dataset with short schedules (under two minutes).
 """
 import argparse
 import json
@@ -24,10 +26,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from gfp_mmaction.datasets.synthetic_ntu import write_synthetic_ntu  # noqa: E402
+sys.path.insert(0, str(REPO / 'tools' / 'analysis'))
+
+from gfp_mmaction.datasets.synthetic_ntu import (SYNTHETIC_NTU_CLASSES,  # noqa: E402
+                                                 write_synthetic_ntu)
+from plot_curves import plot_curves  # noqa: E402
+from plot_features import plot_features  # noqa: E402
 
 PRETRAIN_CONFIG = REPO / 'configs/gfp/gfp_synthetic_xsub.py'
 LINEAR_CONFIG = REPO / 'configs/gfp/linear_synthetic_xsub.py'
+RETRIEVAL_CONFIG = REPO / 'configs/gfp/retrieval_synthetic_xsub.py'
 
 # Dataset size and schedules of the full demo and of --quick.
 SETTINGS = {
@@ -47,16 +55,14 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def run_stage(name: str, config: Path, work_dir: Path, options: list, seed: int) -> float:
-    """Run ``tools/train.py`` on ``config``; return its wall time in seconds."""
-    command = [sys.executable, str(REPO / 'tools/train.py'), str(config), '--work-dir',
-               str(work_dir), '--seed', str(seed), '--cfg-options', *options]
+def run_tool(name: str, tool: str, args: list) -> float:
+    """Run ``tools/<tool>`` with ``args``; return its wall time in seconds."""
+    command = [sys.executable, str(REPO / 'tools' / tool), *map(str, args)]
     print(f'\n=== {name}: {" ".join(command[1:])}', flush=True)
     start = time.perf_counter()
     result = subprocess.run(command, cwd=REPO)
     if result.returncode != 0:
-        sys.exit(f'demo: stage "{name}" failed (exit code {result.returncode}); its log is '
-                 f'under {work_dir}')
+        sys.exit(f'demo: stage "{name}" failed (exit code {result.returncode})')
     return time.perf_counter() - start
 
 
@@ -68,18 +74,19 @@ def last_checkpoint(work_dir: Path) -> Path:
     return Path(pointer.read_text().strip())
 
 
-def final_metrics(work_dir: Path) -> dict:
-    """The last validation metrics in the run's scalar log."""
-    logs = sorted(work_dir.glob('*/vis_data/scalars.json'))
-    if not logs:
-        sys.exit(f'demo: no scalar log under {work_dir}')
+def final_metrics(work_dir: Path, key: str) -> dict:
+    """The last metrics holding ``key`` that MMEngine logged in ``work_dir``: training
+    runs log them to ``vis_data/scalars.json``, test runs to ``<timestamp>.json``."""
+    logs = sorted(work_dir.glob('*/vis_data/scalars.json')) + sorted(
+        work_dir.glob('*/[0-9]*.json'))
     metrics = {}
-    for line in logs[-1].read_text().splitlines():
-        record = json.loads(line)
-        if 'acc/top1' in record:
-            metrics = record
+    for log in logs:
+        for line in log.read_text().splitlines():
+            record = json.loads(line)
+            if key in record:
+                metrics = record
     if not metrics:
-        sys.exit(f'demo: {logs[-1]} holds no validation accuracy')
+        sys.exit(f'demo: no "{key}" logged under {work_dir}')
     return metrics
 
 
@@ -107,31 +114,59 @@ def main(argv=None):
                            f'train_cfg.val_interval={settings["linear_epochs"]}',
                            f'default_hooks.checkpoint.interval={settings["linear_epochs"]}']
 
-    times = {}
-    times['pretrain'] = run_stage('GFP pre-training', PRETRAIN_CONFIG, work_dir / 'pretrain',
-                                  pretrain_options, args.seed)
+    seed = ['--seed', args.seed]
+    seconds = dict(pretrain=run_tool(
+        'GFP pre-training', 'train.py',
+        [PRETRAIN_CONFIG, '--work-dir', work_dir / 'pretrain', *seed, '--cfg-options',
+         *pretrain_options]))
     checkpoint = last_checkpoint(work_dir / 'pretrain')
 
     rows = []
-    for name, init in (('GFP pre-trained', f'model.backbone.init_cfg.checkpoint={checkpoint}'),
-                       ('random weights', 'model.backbone.init_cfg=None')):
-        stage_dir = work_dir / ('linear_gfp' if name.startswith('GFP') else 'linear_random')
-        seconds = run_stage(f'linear probe, {name}', LINEAR_CONFIG, stage_dir,
-                            linear_options + [init], args.seed)
-        metrics = final_metrics(stage_dir)
-        rows.append(dict(encoder=name, top1=metrics['acc/top1'], top5=metrics['acc/top5'],
-                         mean_class=metrics['acc/mean1'], seconds=seconds))
+    for name, key in (('GFP pre-trained', 'gfp'), ('random weights', 'random')):
+        init = (f'model.backbone.init_cfg.checkpoint={checkpoint}' if key == 'gfp'
+                else 'model.backbone.init_cfg=None')
+        linear_dir = work_dir / f'linear_{key}'
+        linear_seconds = run_tool(
+            f'linear probe, {name}', 'train.py',
+            [LINEAR_CONFIG, '--work-dir', linear_dir, *seed, '--cfg-options',
+             *linear_options, init])
+        linear = final_metrics(linear_dir, 'acc/top1')
+        # The random encoder is the one the linear probe kept frozen in its checkpoint.
+        encoder = checkpoint if key == 'gfp' else last_checkpoint(linear_dir)
+        retrieval_dir = work_dir / f'retrieval_{key}'
+        retrieval_seconds = run_tool(
+            f'retrieval, {name}', 'test.py',
+            [RETRIEVAL_CONFIG, encoder, '--work-dir', retrieval_dir, '--cfg-options',
+             f'test_dataloader.dataset.ann_file={ann_file}'])
+        retrieval = final_metrics(retrieval_dir, 'retrieval/top1')
+        features = work_dir / f'features_{key}.npz'
+        run_tool(f'feature export, {name}', 'extract_features.py',
+                 [LINEAR_CONFIG, encoder, '--split', 'xsub_val', '--out', features,
+                  '--cfg-options', *data_options])
+        rows.append(dict(encoder=name, linear_top1=linear['acc/top1'],
+                         retrieval_top1=retrieval['retrieval/top1'],
+                         linear_seconds=linear_seconds, retrieval_seconds=retrieval_seconds,
+                         features=str(features)))
+
+    curves = plot_curves([str(work_dir / 'pretrain')], str(work_dir / 'curves.png'))
+    feature_map = plot_features([row['features'] for row in rows],
+                                str(work_dir / 'features.png'),
+                                titles=[row['encoder'] for row in rows],
+                                class_names=list(SYNTHETIC_NTU_CLASSES))
 
     summary = dict(dataset=str(ann_file), pretrain_checkpoint=str(checkpoint),
-                   pretrain_seconds=times['pretrain'], linear_probe=rows)
+                   pretrain_seconds=seconds['pretrain'], encoders=rows,
+                   pictures=dict(curves=str(curves), features=str(feature_map)))
     (work_dir / 'summary.json').write_text(json.dumps(summary, indent=2))
 
-    print('\nLinear evaluation on the synthetic cross-subject validation split')
-    print(f'{"encoder":<18}{"top-1":>8}{"top-5":>8}{"mean-class":>12}{"train time":>12}')
+    print('\nFrozen encoders on the synthetic cross-subject validation split')
+    print(f'{"encoder":<18}{"linear top-1":>14}{"retrieval top-1":>17}{"probe time":>12}')
     for row in rows:
-        print(f'{row["encoder"]:<18}{100 * row["top1"]:>7.1f}%{100 * row["top5"]:>7.1f}%'
-              f'{100 * row["mean_class"]:>11.1f}%{row["seconds"]:>11.0f}s')
-    print(f'GFP pre-training: {times["pretrain"]:.0f}s; everything is under {work_dir}')
+        print(f'{row["encoder"]:<18}{100 * row["linear_top1"]:>13.1f}%'
+              f'{100 * row["retrieval_top1"]:>16.1f}%{row["linear_seconds"]:>11.0f}s')
+    print(f'GFP pre-training: {seconds["pretrain"]:.0f}s')
+    print(f'training curves: {curves}\nfeature map:     {feature_map}')
+    print(f'everything is under {work_dir}')
 
 
 if __name__ == '__main__':

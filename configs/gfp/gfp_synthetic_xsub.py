@@ -5,7 +5,7 @@ _base_ = ['./gfp_ntu60_xsub.py']
 
 ann_file = 'data/skeleton/synthetic_ntu.pkl'
 width = 64
-max_epochs = 20
+max_epochs = 60
 warmup_epochs = 2
 
 model = dict(
@@ -29,3 +29,4 @@ auto_scale_lr = dict(base_batch_size=32)
 default_hooks = dict(
     logger=dict(interval=5),
     checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
+custom_hooks = [dict(type='CollapseMonitorHook', interval=20, std_threshold=0.05)]

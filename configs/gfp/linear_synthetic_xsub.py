@@ -10,7 +10,7 @@ max_epochs = 10
 model = dict(
     backbone=dict(
         embed_dims=width, depth=4, num_heads=4,
-        init_cfg=dict(checkpoint='work_dirs/gfp_synthetic_xsub/epoch_20.pth')),
+        init_cfg=dict(checkpoint='work_dirs/gfp_synthetic_xsub/epoch_60.pth')),
     cls_head=dict(num_classes=num_classes, in_channels=width))
 
 train_dataloader = dict(
