@@ -115,21 +115,22 @@ def test_sigkill_then_resume_equals_the_uninterrupted_run(tmp_path):
     assert sorted(p.name for p in killed_dir.glob('epoch_*.pth')) == ['epoch_4.pth']
 
 
-# Loads atomic_io.py alone: importing the package would cost seconds per attempt.
+# Loads atomic_io.py alone: importing the package would cost seconds per attempt. The
+# checkpoint backend (AtomicLocalBackend.put) is this function.
 WRITER = """
 import importlib.util, sys
 spec = importlib.util.spec_from_file_location('atomic_io', sys.argv[2])
 atomic_io = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(atomic_io)
-backend, version = atomic_io.AtomicLocalBackend(), 0
+version = 0
 while True:
     version += 1
-    backend.put(bytes([version % 251]) * (8 << 20), sys.argv[1])  # 8 MiB
+    atomic_io.atomic_write(sys.argv[1], bytes([version % 251]) * (8 << 20))  # 8 MiB
     print(version, flush=True)
 """
 
 
-ATOMIC_IO = REPO / 'gfp_mmaction' / 'engine' / 'hooks' / 'atomic_io.py'
+ATOMIC_IO = REPO / 'gfp_mmaction' / 'utils' / 'atomic_io.py'
 
 
 def test_sigkill_during_an_atomic_write_leaves_a_complete_file(tmp_path):

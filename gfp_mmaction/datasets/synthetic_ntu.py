@@ -24,12 +24,12 @@ The output is MMAction2's NTU 3D annotation dict::
 with ``M = 1`` for single-person actions and ``M = 2`` for interactions.
 """
 import copy
-import os
 import pickle
-import tempfile
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from ..utils.atomic_io import atomic_write
 
 __all__ = ['SYNTHETIC_NTU_CLASSES', 'NTU_PARENTS', 'forward_kinematics',
            'generate_synthetic_ntu', 'write_synthetic_ntu']
@@ -664,26 +664,12 @@ def generate_synthetic_ntu(num_classes: int = 10, subjects: int = 8, views: int 
 def write_synthetic_ntu(path: str, **kwargs) -> Dict:
     """Generate (``kwargs`` as :func:`generate_synthetic_ntu`) and pickle to ``path``.
 
-    The pickle is written to a temporary file next to ``path`` and moved into place with
-    ``os.replace``, so readers never see a partial file; parent folders are created.
+    Written atomically (:func:`gfp_mmaction.utils.atomic_write`): readers never see a
+    partial file; parent folders are created.
 
     Returns:
         The generated dict.
     """
     data = generate_synthetic_ntu(**kwargs)
-    path = os.path.abspath(os.fspath(path))
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
-        umask = os.umask(0)  # mkstemp makes the file private; give it normal permissions
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(path, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL), fsync=False)
     return data

@@ -6,6 +6,8 @@ from typing import Callable, Sequence
 
 import matplotlib
 
+from gfp_mmaction.utils.atomic_io import atomic_write
+
 matplotlib.use('Agg')  # files only, no display needed (servers, CI)
 
 __all__ = ['check_out_path', 'write_atomically', 'save_figure']
@@ -21,22 +23,15 @@ def check_out_path(out: str, suffixes: Sequence[str] = ('.png', )) -> Path:
 
 
 def write_atomically(path: Path, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, then move it into place,
+    """Call ``write(tmp)`` on a scratch file (writers such as matplotlib's animation need a
+    file name), then put its bytes at ``path`` with :func:`gfp_mmaction.utils.atomic_write`,
     so that a reader never sees a half-written picture."""
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+        tmp = os.path.join(scratch, path.name)
         write(tmp)
-        if os.path.getsize(tmp) == 0:
+        if not os.path.isfile(tmp) or os.path.getsize(tmp) == 0:
             raise RuntimeError(f'nothing was written for {path}')
-        umask = os.umask(0)  # mkstemp makes the file private; give it normal permissions
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+        atomic_write(path, Path(tmp).read_bytes(), fsync=False)
     return path
 
 
