@@ -71,11 +71,20 @@ def copy_work_dir(trained, tmp_path):
 
 
 def run_log(work_dir, trained):
-    """The log file of the run started in ``work_dir`` (not one copied from ``trained``)."""
-    copied = {p.name for p in trained[2].iterdir()}
-    logs = [p for p in work_dir.glob('*/*.log') if p.parent.name not in copied]
-    assert len(logs) == 1, logs
-    return logs[0].read_text()
+    """What the run started in ``work_dir`` logged: every log file there that is not an
+    unchanged copy from ``trained``. (Compared by content, not by folder name: a run that
+    starts in the same second as the copied one gets the same timestamp folder.)"""
+    new_text = []
+    for log in work_dir.glob('*/*.log'):
+        copied = trained[2] / log.relative_to(work_dir)
+        text = log.read_text()
+        if not copied.is_file():
+            new_text.append(text)
+        elif text != copied.read_text():
+            old = copied.read_text()
+            new_text.append(text[len(old):] if text.startswith(old) else text)
+    assert new_text, f'no log of the new run under {work_dir}'
+    return '\n'.join(new_text)
 
 
 def assert_intact(work_dir, before):
