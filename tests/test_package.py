@@ -115,3 +115,21 @@ def test_train_stops_with_one_clear_message_when_data_is_missing(repo_root, tmp_
     assert 'Traceback' not in out.stderr
     assert 'data/skeleton/ntu60_3d.pkl' in out.stderr
     assert 'docs/data_preparation.md' in out.stderr
+
+
+@pytest.mark.parametrize('config', ['configs/gfp/linear_synthetic_xsub.py',
+                                    'configs/gfp/finetune_synthetic_xsub.py',
+                                    'configs/gfp/retrieval_synthetic_xsub.py'])
+def test_embedded_dataset_evaluation_configs_match_the_demo_encoder(repo_root, config):
+    # Their encoder must be the demo pre-training's, or its checkpoint would not load.
+    from mmengine.registry import DefaultScope
+    pretrain = Config.fromfile(str(repo_root / 'configs/gfp/gfp_synthetic_xsub.py'))
+    cfg = Config.fromfile(str(repo_root / config))
+    for key in ('embed_dims', 'depth', 'num_heads', 'patch_len', 'num_frames'):
+        assert cfg.model.backbone[key] == pretrain.model.backbone[key], key
+    cfg.model.backbone.init_cfg = None
+    with DefaultScope.overwrite_default_scope('mmaction'):
+        model = MODELS.build(cfg.model)
+    x = torch.zeros(1, 1, 2, 120, 25, 3)
+    with torch.no_grad():
+        assert model.extract_feat(x)[0].shape == (1, 2, 64, 30, 25)
