@@ -186,3 +186,12 @@ def test_targets_collapse_without_the_regularizer_and_not_with_it():
     # them towards what the young decoder can predict; see the note in configs).
     assert (with_regularizer > 0.12).all(), with_regularizer
     assert (with_regularizer > 5 * without).all()
+
+
+def test_decoder_and_target_generator_must_pool_the_same_rows():
+    # Same number of levels, other kernels: the level-k prediction would cover other tokens
+    # than the level-k target; caught at build, not as a shape error in the first step.
+    cfg = dict(PAPER_GFP, neck=dict(type='HierarchicalDecoder', pool_kernels=(3, 6, 30)))
+    with pytest.raises(ValueError, match=r'decoder pools \(3, 6, 30\) patch rows per level '
+                                         r'but the target generator \(5, 10, 30\)'):
+        MODELS.build(cfg)

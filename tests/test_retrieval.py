@@ -120,3 +120,24 @@ def test_extract_features_refuses_a_checkpoint_without_the_encoder(synthetic_ann
             [config, str(path), '--split', 'xsub_val', '--out', str(tmp_path / 'f.npz'),
              '--cfg-options', *tiny_options(config, synthetic_ann_file)])
     assert not (tmp_path / 'f.npz').exists()
+
+
+def test_test_tool_refuses_a_checkpoint_without_the_encoder(repo_root, synthetic_ann_file,
+                                                            tmp_path):
+    # MMEngine loads test checkpoints non-strictly: without this check a checkpoint with no
+    # encoder weights would be scored with random features.
+    import subprocess
+    import sys
+
+    import torch
+    checkpoint = tmp_path / 'head_only.pth'
+    torch.save({'state_dict': {'cls_head.fc.weight': torch.zeros(10, 64)}, 'meta': {}},
+               checkpoint)
+    out = subprocess.run(
+        [sys.executable, 'tools/test.py', 'configs/gfp/retrieval_synthetic_xsub.py',
+         str(checkpoint), '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+         f'test_dataloader.dataset.ann_file={synthetic_ann_file}'],
+        cwd=repo_root, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1
+    assert 'Traceback' not in out.stderr
+    assert str(checkpoint) in out.stderr and 'backbone.' in out.stderr

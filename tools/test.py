@@ -12,10 +12,13 @@ import sys
 from pathlib import Path
 
 from mmengine.config import Config, DictAction
+from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import gfp_mmaction  # noqa: E402,F401  (stack fixes before any build)
+from gfp_mmaction.models.backbones.skeleton_transformer import (  # noqa: E402
+    SkeletonTransformer, load_encoder_state)
 from gfp_mmaction.utils import MissingDataError, check_annotation_files  # noqa: E402
 
 
@@ -67,7 +70,20 @@ def main(argv=None):
         cfg.test_evaluator = [*evaluators, dump_metric] if isinstance(evaluators, (list, tuple)) \
             else [evaluators, dump_metric]
     runner = Runner.from_cfg(cfg)
+    try:
+        check_encoder_weights(runner.model, args.checkpoint)
+    except ValueError as error:
+        sys.exit(f'error: {error}')
     runner.test()
+
+
+def check_encoder_weights(model, checkpoint: str) -> None:
+    """A GFP encoder must find all its weights in the checkpoint under ``backbone.``:
+    MMEngine's non-strict load would otherwise evaluate random features (retrieval,
+    linear testing) and only log the missing keys."""
+    model = model.module if is_model_wrapper(model) else model
+    if isinstance(getattr(model, 'backbone', None), SkeletonTransformer):
+        load_encoder_state(model.backbone, checkpoint, prefix='backbone.')
 
 
 if __name__ == '__main__':

@@ -38,6 +38,13 @@ class GFP(MaskedSkeletonPretrainer):
         if self.neck.num_levels != self.target_generator.num_levels:
             raise ValueError(f'the decoder predicts {self.neck.num_levels} levels but the '
                              f'target generator makes {self.target_generator.num_levels}')
+        neck_kernels = getattr(self.neck, 'pool_kernels', None)
+        if neck_kernels is not None and neck_kernels != self.target_generator.pool_kernels:
+            raise ValueError(
+                f'GFP: the decoder pools {neck_kernels} patch rows per level but the target '
+                f'generator {self.target_generator.pool_kernels}: level k must predict the '
+                'targets of the same tokens; set model.neck.pool_kernels and '
+                'model.target_generator.pool_kernels to the same value')
         self._check_target_widths()
 
     def _check_target_widths(self) -> None:

@@ -56,6 +56,7 @@ class HierarchicalDecoder(BaseModule):
                  global_hidden: int = 1024,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
+        self.pool_kernels = tuple(pool_kernels)
         self.pool_factors = cascade_pool_factors(num_rows, pool_kernels)
         if len(depths) != len(pool_kernels):
             raise ValueError(f'HierarchicalDecoder: {len(depths)} depths for '
