@@ -25,7 +25,7 @@ from mmengine.runner import find_latest_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch import nn
 
-from ..utils.config_checks import _datasets
+from ..utils.config_checks import iter_dataset_cfgs
 
 __all__ = ['ConfigError', 'WorkDirError', 'ResumeMismatchError', 'check_pipelines',
            'propagate_num_classes', 'check_work_dir', 'resume_checkpoint',
@@ -53,7 +53,7 @@ def _pipelines(cfg):
         loader_cfg = cfg.get(loader)
         if not loader_cfg:
             continue
-        for depth, dataset in enumerate(_datasets(loader_cfg.get('dataset'))):
+        for depth, dataset in enumerate(iter_dataset_cfgs(loader_cfg.get('dataset'))):
             pipeline = dataset.get('pipeline')
             if isinstance(pipeline, (list, tuple)):
                 yield f'{loader}.dataset' + '.dataset' * depth + '.pipeline', pipeline
@@ -132,7 +132,7 @@ def propagate_num_classes(cfg) -> List[str]:
         loader_cfg = cfg.get(loader)
         if not loader_cfg:
             continue
-        for dataset in _datasets(loader_cfg.get('dataset')):
+        for dataset in iter_dataset_cfgs(loader_cfg.get('dataset')):
             if dataset.get('type') == 'SkeletonPoseDataset' and \
                     dataset.get('num_classes') is None:
                 dataset['num_classes'] = num_classes

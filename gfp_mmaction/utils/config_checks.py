@@ -2,7 +2,8 @@
 import os.path as osp
 from typing import List, Tuple
 
-__all__ = ['missing_annotation_files', 'MissingDataError', 'check_annotation_files']
+__all__ = ['missing_annotation_files', 'MissingDataError', 'check_annotation_files',
+           'iter_dataset_cfgs']
 
 _DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 DATA_DOC = 'docs/data_preparation.md (README section "Preparing the datasets")'
@@ -12,7 +13,7 @@ class MissingDataError(FileNotFoundError):
     """A dataloader's annotation file does not exist."""
 
 
-def _datasets(dataset_cfg):
+def iter_dataset_cfgs(dataset_cfg):
     """Yield every dataset config, through wrappers (RepeatDataset, ConcatDataset, ...)."""
     if not isinstance(dataset_cfg, dict):
         return
@@ -20,7 +21,7 @@ def _datasets(dataset_cfg):
     for key in ('dataset', 'datasets'):
         inner = dataset_cfg.get(key)
         for item in (inner if isinstance(inner, (list, tuple)) else [inner]):
-            yield from _datasets(item)
+            yield from iter_dataset_cfgs(item)
 
 
 def missing_annotation_files(cfg) -> List[Tuple[str, str]]:
@@ -30,7 +31,7 @@ def missing_annotation_files(cfg) -> List[Tuple[str, str]]:
         loader_cfg = cfg.get(loader)
         if not loader_cfg:
             continue
-        for dataset in _datasets(loader_cfg.get('dataset')):
+        for dataset in iter_dataset_cfgs(loader_cfg.get('dataset')):
             ann_file = dataset.get('ann_file')
             if not ann_file:
                 continue
