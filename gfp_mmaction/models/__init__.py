@@ -1,1 +1,2 @@
-from . import algorithms, backbones, heads, losses, necks, target_generators  # noqa: F401
+from . import (algorithms, backbones, data_preprocessors, heads, losses, necks,  # noqa: F401
+               target_generators)

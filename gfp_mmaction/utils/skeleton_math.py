@@ -8,13 +8,48 @@ Shapes use ``T`` frames, ``V`` joints, ``C`` coordinates, ``l`` the patch length
 ``T_e = T // l`` patch rows and any number of leading batch dimensions ``...``.
 A token is one joint's track over ``l`` frames; tokens are ordered row-major over
 ``(T_e, V)``, i.e. token ``t * V + v``.
-"""
 
-__all__ = ['patchify', 'frame_motion', 'token_motion_magnitude', 'temporal_avg_pool']
+The augmentation and masking math (valid frames, centring, crop window, linear
+resampling, rotation, motion-aware scores) takes its random draws as arguments, uniform
+numbers in ``[0, 1)``: the per-sample numpy transforms draw them from numpy's global
+generator, the batched data preprocessor from :mod:`gfp_mmaction.utils.counter_rng`, and
+the same draws give the same result in both.
+"""
+import numpy as np
+import torch
+
+__all__ = [
+    'patchify', 'frame_motion', 'token_motion_magnitude', 'temporal_avg_pool',
+    'valid_frames', 'centre_on_first_frame', 'crop_window', 'linear_resample_coords',
+    'rotation_matrix', 'motion_aware_log_prob', 'gumbel'
+]
 
 
 def _is_numpy(x) -> bool:
     return type(x).__module__.startswith('numpy')
+
+
+def _xp(x):
+    """The array library of ``x``: numpy for numpy arrays and scalars, else torch."""
+    return np if _is_numpy(x) or isinstance(x, (int, float)) else torch
+
+
+def _amax(x, axis: int, keepdims: bool = False):
+    if _is_numpy(x):
+        return x.max(axis=axis, keepdims=keepdims)
+    return x.amax(dim=axis, keepdim=keepdims)
+
+
+def _any(x, axis):
+    if _is_numpy(x):
+        return x.any(axis=axis)
+    return torch.any(x, dim=axis)
+
+
+def _stack(items, axis: int):
+    if _is_numpy(items[0]):
+        return np.stack(items, axis=axis)
+    return torch.stack(items, dim=axis)
 
 
 def patchify(x, patch_len: int):
@@ -86,3 +121,169 @@ def temporal_avg_pool(x, kernel: int):
     if _is_numpy(x):
         return x.mean(axis=-3)
     return x.mean(dim=-3)
+
+
+def valid_frames(keypoint):
+    """Frames up to and including the last one where any person has a non-zero joint.
+
+    Args:
+        keypoint: ``(B, M, T, V, C)``.
+
+    Returns:
+        ``(B,)`` integers (0 for an all-zero clip).
+    """
+    T = keypoint.shape[2]
+    nonzero = _any(keypoint != 0, (1, 3, 4))  # (B, T)
+    frame_no = _xp(keypoint).arange(1, T + 1)
+    return _amax(_xp(keypoint).where(nonzero, frame_no, 0), -1)
+
+
+def centre_on_first_frame(keypoint, joint: int):
+    """Translate every clip so that one joint of its first frame is the origin (SGN / MAMP).
+
+    The origin is joint ``joint`` of the first person that is present anywhere (person 0
+    unless it is empty throughout), in the first frame where that person is present. It
+    is subtracted from every person and frame; every (person, frame) that was entirely
+    zero (a missing body, padding) stays exactly zero.
+
+    Args:
+        keypoint: ``(B, M, T, V, C)`` float.
+        joint: index of the origin joint (1 = spine-middle in NTU order).
+
+    Returns:
+        ``(B, M, T, V, C)``, same dtype. An all-zero clip is returned unchanged.
+    """
+    xp = _xp(keypoint)
+    B, M, T = keypoint.shape[:3]
+    present = _any(keypoint != 0, (3, 4))  # (B, M, T)
+    person_present = _any(present, 2)  # (B, M)
+    person = _amax(xp.where(person_present, -xp.arange(M), -M), -1) * -1  # first present
+    person = xp.where(person == M, 0, person)
+    batch = xp.arange(B)
+    first_present = present[batch, person]  # (B, T)
+    first = _amax(xp.where(first_present, -xp.arange(T), -T), -1) * -1
+    first = xp.where(first == T, 0, first)
+    origin = keypoint[batch, person, first, joint]  # (B, C)
+    centred = keypoint - origin[:, None, None, None, :]
+    return xp.where(present[..., None, None], centred, keypoint * 0)
+
+
+def crop_window(valid, u_p, u_start, p_interval, min_frames: int):
+    """The frames a clip is cropped to before resizing (MAMP's ``valid_crop_resize``).
+
+    - One ``p`` (test): centre crop, ``bias = floor((1 - p) * valid / 2)``, frames
+      ``[bias, valid - bias)``; the draws are not used.
+    - ``(lo, hi)`` (train): ``p = lo + (hi - lo) * u_p``,
+      ``length = min(max(floor(valid * p), min_frames), valid)``,
+      ``start = floor(u_start * (valid - length + 1))``, uniform over the possible starts.
+
+    Args:
+        valid: valid frames ``(...)``, integers ``>= 1`` (scalar or array).
+        u_p, u_start: uniform draws in ``[0, 1)``, float64, same shape as ``valid``.
+        p_interval: ``(p,)`` or ``(lo, hi)``.
+        min_frames: shortest random crop.
+
+    Returns:
+        ``(start, length)``, integers of ``valid``'s shape.
+    """
+    xp = _xp(valid)
+    valid_f = np.asarray(valid, dtype=np.float64) if xp is np else valid.double()
+    if len(p_interval) == 1:
+        bias = xp.floor((1 - p_interval[0]) * valid_f / 2)
+        start, length = bias, valid_f - 2 * bias
+    else:
+        low, high = p_interval
+        p = u_p * (high - low) + low
+        length = xp.floor(valid_f * p)
+        length = xp.where(length > min_frames, length, min_frames * 1.0)
+        length = xp.where(length < valid_f, length, valid_f)
+        start = xp.floor(u_start * (valid_f - length + 1))
+    if xp is np:
+        return np.asarray(start).astype(np.int64), np.asarray(length).astype(np.int64)
+    return start.long(), length.long()
+
+
+def linear_resample_coords(length, out_len: int):
+    """Where output frame ``i`` of a linear resampling from ``length`` frames reads.
+
+    Torch's ``F.interpolate(mode='bilinear', align_corners=False)`` along one axis:
+    ``src = max((i + 0.5) * length / out_len - 0.5, 0)``; output ``i`` blends frames
+    ``i0 = floor(src)`` and ``i1 = min(i0 + 1, length - 1)`` with weight ``lam = src - i0``
+    on ``i1``. ``src`` is computed in float64.
+
+    Args:
+        length: source frames ``(...)``, integers ``>= 1``.
+        out_len: output frames.
+
+    Returns:
+        ``(i0, i1, lam)``, each ``(..., out_len)``; ``lam`` float64.
+    """
+    xp = _xp(length)
+    if xp is np:
+        length = np.asarray(length, dtype=np.float64)
+        i = np.arange(out_len, dtype=np.float64)
+    else:
+        length = length.double()
+        i = torch.arange(out_len, dtype=torch.float64, device=length.device)
+    scale = length[..., None] / out_len
+    src = (i + 0.5) * scale - 0.5
+    src = xp.where(src > 0, src, src * 0)
+    i0 = xp.floor(src)
+    i1 = xp.where(i0 + 1 < length[..., None], i0 + 1, length[..., None] - 1)
+    lam = src - i0
+    if xp is np:
+        return i0.astype(np.int64), i1.astype(np.int64), lam
+    return i0.long(), i1.long(), lam
+
+
+def rotation_matrix(angles):
+    """``R = Rz @ Ry @ Rx`` for angles ``(..., 3) = (ax, ay, az)`` (MAMP's conventions):
+    ``Rx = [[1,0,0],[0,c,s],[0,-s,c]]``, ``Ry = [[c,0,-s],[0,1,0],[s,0,c]]``,
+    ``Rz = [[c,s,0],[-s,c,0],[0,0,1]]``. A point rotates as ``x' = R @ x``.
+
+    Returns:
+        ``(..., 3, 3)``, the dtype of ``angles``.
+    """
+    xp = _xp(angles)
+    c, s = xp.cos(angles), xp.sin(angles)
+    one, zero = c[..., 0] * 0 + 1, c[..., 0] * 0
+
+    def matrix(rows):
+        return _stack([_stack(row, -1) for row in rows], -2)
+
+    (cx, cy, cz), (sx, sy, sz) = (c[..., k] for k in range(3)), (s[..., k] for k in range(3))
+    rx = matrix([[one, zero, zero], [zero, cx, sx], [zero, -sx, cx]])
+    ry = matrix([[cy, zero, -sy], [zero, one, zero], [sy, zero, cy]])
+    rz = matrix([[cz, sz, zero], [-sz, cz, zero], [zero, zero, one]])
+    return rz @ ry @ rx
+
+
+def motion_aware_log_prob(keypoint, patch_len: int, tau: float):
+    """MAMP's masking distribution: ``log softmax(m / (max(m) * tau + 1e-10))`` over the
+    tokens of each sequence, ``m`` = :func:`token_motion_magnitude` of the joint patches.
+
+    Args:
+        keypoint: ``(..., T, V, C)`` with ``T // patch_len >= 2``.
+        patch_len: frames per token.
+        tau: temperature ``> 0``.
+
+    Returns:
+        ``(..., L)`` log-probabilities, ``L = (T // patch_len) * V``; uniform for an
+        all-zero sequence.
+    """
+    lead = keypoint.shape[:-3]
+    motion = token_motion_magnitude(patchify(keypoint, patch_len))
+    motion = motion.reshape(*lead, -1)  # (..., L)
+    motion = motion / (_amax(motion, -1, keepdims=True) * tau + 1e-10)
+    # log(softmax(m)) = m - logsumexp(m); m lies in [0, 1/tau], so no overflow.
+    shifted = motion - _amax(motion, -1, keepdims=True)
+    xp = _xp(keypoint)
+    total = xp.exp(shifted).sum(-1, keepdims=True) if xp is np else \
+        shifted.exp().sum(-1, keepdim=True)
+    return shifted - xp.log(total)
+
+
+def gumbel(u):
+    """Gumbel noise from uniform draws: ``-log(-log(u + 1e-10) + 1e-10)`` (MAMP's)."""
+    xp = _xp(u)
+    return -xp.log(-xp.log(u + 1e-10) + 1e-10)

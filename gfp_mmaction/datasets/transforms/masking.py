@@ -19,7 +19,7 @@ import numpy as np
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
-from ...utils.skeleton_math import patchify, token_motion_magnitude
+from ...utils.skeleton_math import gumbel, motion_aware_log_prob
 from .preprocess import _is_int, _is_real, _sample_name
 
 __all__ = ['BaseTokenMasking', 'RandomTokenMasking', 'MotionAwareTokenMasking']
@@ -51,10 +51,21 @@ class BaseTokenMasking(BaseTransform):
         """``round(L * (1 - mask_ratio))``: 75 of 750 at ratio 0.9 (``int`` would give 74)."""
         return int(round(num_tokens * (1 - self.mask_ratio)))
 
-    def scores(self, keypoint: np.ndarray) -> np.ndarray:
+    def scores(self, keypoint: np.ndarray, u: np.ndarray = None) -> np.ndarray:
         """Per-token scores ``(..., L)`` float64 for ``keypoint`` ``(..., T, V, C)``;
-        lower = more likely visible."""
+        lower = more likely visible. ``u``: the uniform draws ``(..., L)`` to use
+        (None: draw from numpy's global generator)."""
         raise NotImplementedError
+
+    def mask_from_scores(self, scores: np.ndarray) -> np.ndarray:
+        """True (masked) everywhere except the ``num_visible`` lowest scores of each
+        sequence."""
+        num_visible = self.num_visible(scores.shape[-1])
+        # The num_visible lowest scores, unordered; argpartition is O(L).
+        keep = np.argpartition(scores, num_visible - 1, axis=-1)[..., :num_visible]
+        mask = np.ones(scores.shape, dtype=bool)
+        np.put_along_axis(mask, keep, False, axis=-1)
+        return mask
 
     def transform(self, results: Dict) -> Dict:
         name = type(self).__name__
@@ -77,12 +88,7 @@ class BaseTokenMasking(BaseTransform):
         if num_visible < 1:
             raise ValueError(f'{name}: sample {_sample_name(results)!r}: {num_tokens} tokens at '
                              f'mask_ratio={self.mask_ratio} leave no visible token')
-        scores = self.scores(keypoint)
-        # The num_visible lowest scores, unordered; argpartition is O(L).
-        keep = np.argpartition(scores, num_visible - 1, axis=-1)[..., :num_visible]
-        mask = np.ones(scores.shape, dtype=bool)
-        np.put_along_axis(mask, keep, False, axis=-1)
-        results['token_mask'] = mask
+        results['token_mask'] = self.mask_from_scores(self.scores(keypoint))
         return results
 
     def __repr__(self) -> str:
@@ -101,9 +107,12 @@ class RandomTokenMasking(BaseTokenMasking):
         patch_len (int): frames per token. Defaults to 4.
     """
 
-    def scores(self, keypoint: np.ndarray) -> np.ndarray:
+    def scores(self, keypoint: np.ndarray, u: np.ndarray = None) -> np.ndarray:
+        """The uniform draws ``u`` ``(..., L)`` themselves (drawn when not given)."""
         T, V = keypoint.shape[-3:-1]
-        return np.random.rand(*keypoint.shape[:-3], (T // self.patch_len) * V)
+        if u is None:
+            u = np.random.rand(*keypoint.shape[:-3], (T // self.patch_len) * V)
+        return u
 
 
 @TRANSFORMS.register_module()
@@ -135,17 +144,13 @@ class MotionAwareTokenMasking(BaseTokenMasking):
 
     min_patch_rows = 2  # motion compares consecutive patch rows
 
-    def scores(self, keypoint: np.ndarray) -> np.ndarray:
-        lead = keypoint.shape[:-3]
-        patches = patchify(keypoint.astype(np.float64), self.patch_len)  # (..., T_e, V, l*C)
-        motion = token_motion_magnitude(patches).reshape(*lead, -1)  # (..., L)
-        motion = motion / (motion.max(axis=-1, keepdims=True) * self.tau + 1e-10)
-        # log(softmax(m)) = m - logsumexp(m); m lies in [0, 1/tau], so no overflow.
-        shifted = motion - motion.max(axis=-1, keepdims=True)
-        log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-        u = np.random.rand(*motion.shape)
-        gumbel = -np.log(-np.log(u + 1e-10) + 1e-10)
-        return log_p + gumbel
+    def scores(self, keypoint: np.ndarray, u: np.ndarray = None) -> np.ndarray:
+        """``log p + Gumbel(u)`` per token; ``u`` ``(..., L)`` uniform draws (drawn from
+        numpy's global generator when not given)."""
+        log_p = motion_aware_log_prob(keypoint.astype(np.float64), self.patch_len, self.tau)
+        if u is None:
+            u = np.random.rand(*log_p.shape)
+        return log_p + gumbel(u)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(mask_ratio={self.mask_ratio}, tau={self.tau}, '

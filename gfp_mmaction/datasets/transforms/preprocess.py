@@ -7,14 +7,20 @@ absent in a frame (a missing body, or the zero padding after the clip's end) is 
 zeros there; the transforms keep such entries at exactly zero where the reference does.
 
 Random draws use numpy's global generator, like MMAction2's own transforms, so that
-MMEngine's seeding (``randomness=dict(seed=...)``) makes the pipeline reproducible.
+MMEngine's seeding (``randomness=dict(seed=...)``) makes the pipeline reproducible. Each
+random transform draws uniform numbers and hands them to the shared math of
+:mod:`gfp_mmaction.utils.skeleton_math`, which the batched pre-training preprocessor
+(:class:`~gfp_mmaction.models.data_preprocessors.SkeletonPretrainPreprocessor`) runs on
+whole batches: these transforms are its per-sample reference.
 """
-import math
 from typing import Dict, Sequence
 
 import numpy as np
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
+
+from ...utils.skeleton_math import (centre_on_first_frame, crop_window, linear_resample_coords,
+                                    rotation_matrix, valid_frames)
 
 __all__ = ['CentreOnFirstFrame', 'ValidCropResize', 'RandomRotation3D', 'resize_time_linear']
 
@@ -57,11 +63,8 @@ def _get_keypoint(results: Dict, who: str, ndim: int = 4) -> np.ndarray:
 
 def resize_time_linear(x: np.ndarray, length: int, axis: int = 1) -> np.ndarray:
     """Linear resampling along one axis, identical to torch's
-    ``F.interpolate(mode='bilinear', align_corners=False)`` applied along that axis only.
-
-    Half-pixel centres: output index ``i`` reads source position
-    ``src = max((i + 0.5) * L_in / L_out - 0.5, 0)`` and blends ``x[floor(src)]`` and
-    ``x[min(floor(src) + 1, L_in - 1)]``. Works for up- and down-sampling.
+    ``F.interpolate(mode='bilinear', align_corners=False)`` applied along that axis only
+    (the coordinates come from :func:`~gfp_mmaction.utils.skeleton_math.linear_resample_coords`).
 
     Args:
         x: any array with ``L_in >= 1`` entries along ``axis``.
@@ -72,12 +75,8 @@ def resize_time_linear(x: np.ndarray, length: int, axis: int = 1) -> np.ndarray:
         same shape as ``x`` except ``L_out`` along ``axis``; float32.
     """
     x = np.moveaxis(np.asarray(x, dtype=np.float32), axis, 0)
-    l_in = x.shape[0]
-    src = (np.arange(length, dtype=np.float64) + 0.5) * (l_in / length) - 0.5
-    src = np.maximum(src, 0.0)
-    i0 = np.floor(src).astype(np.int64)
-    i1 = np.minimum(i0 + 1, l_in - 1)
-    lam = (src - i0).astype(np.float32).reshape((length, ) + (1, ) * (x.ndim - 1))
+    i0, i1, lam = linear_resample_coords(x.shape[0], length)
+    lam = lam.astype(np.float32).reshape((length, ) + (1, ) * (x.ndim - 1))
     out = x[i0] * (1 - lam) + x[i1] * lam
     return np.ascontiguousarray(np.moveaxis(out, 0, axis))
 
@@ -112,18 +111,12 @@ class CentreOnFirstFrame(BaseTransform):
             raise ValueError(
                 f'CentreOnFirstFrame: sample {_sample_name(results)!r}: origin joint {self.joint} '
                 f'is out of range for field "keypoint" with {V} joints')
-        present = keypoint.reshape(M, T, -1).any(axis=2)  # (M, T): any non-zero joint
-        persons = np.flatnonzero(present.any(axis=1))
-        if persons.size == 0:
+        if not keypoint.any():
             raise ValueError(
                 f'CentreOnFirstFrame: sample {_sample_name(results)!r}: field "keypoint" '
                 f'{keypoint.shape} is all zeros; expected at least one non-empty frame')
-        person = persons[0]  # 0 unless person 0 is empty throughout
-        first = np.argmax(present[person])
-        origin = keypoint[person, first, self.joint].astype(np.float32)  # (C,)
-        centred = (keypoint - origin).astype(np.float32, copy=False)
-        # Re-zero absent bodies: the subtraction would otherwise turn them into -origin.
-        centred[~present] = 0
+        # The origin: person 0 unless it is empty throughout, its first present frame.
+        centred = centre_on_first_frame(keypoint[None].astype(np.float32), self.joint)[0]
         results['keypoint'] = centred
         return results
 
@@ -183,20 +176,19 @@ class ValidCropResize(BaseTransform):
     @staticmethod
     def valid_frames(keypoint: np.ndarray) -> int:
         """Frames up to and including the last one where any person is non-zero."""
-        M, T = keypoint.shape[:2]
-        nonzero = keypoint.reshape(M, T, -1).any(axis=(0, 2))  # (T,)
-        return int(len(nonzero) - np.argmax(nonzero[::-1])) if nonzero.any() else 0
+        return int(valid_frames(keypoint[None])[0])
 
-    def crop_range(self, valid: int) -> tuple:
-        """``(start, stop)`` of the crop among the ``valid`` frames (draws in train mode)."""
-        if len(self.p_interval) == 1:
-            bias = int((1 - self.p_interval[0]) * valid / 2)
-            return bias, valid - bias
-        low, high = self.p_interval
-        p = np.random.rand() * (high - low) + low
-        length = min(max(int(math.floor(valid * p)), self.min_frames), valid)
-        start = np.random.randint(0, valid - length + 1)
-        return start, start + length
+    def draw(self) -> tuple:
+        """The crop's uniform draws ``(u_p, u_start)``; none for a centre crop."""
+        return (None, None) if len(self.p_interval) == 1 else tuple(np.random.rand(2))
+
+    def crop_range(self, valid: int, draws: tuple = None) -> tuple:
+        """``(start, stop)`` of the crop among the ``valid`` frames, from ``draws``
+        (:meth:`draw` when not given); see
+        :func:`~gfp_mmaction.utils.skeleton_math.crop_window`."""
+        u_p, u_start = self.draw() if draws is None else draws
+        start, length = crop_window(valid, u_p, u_start, self.p_interval, self.min_frames)
+        return int(start), int(start + length)
 
     def transform(self, results: Dict) -> Dict:
         keypoint = _get_keypoint(results, 'ValidCropResize')
@@ -243,14 +235,14 @@ class RandomRotation3D(BaseTransform):
 
     @staticmethod
     def rotation_matrix(angles: Sequence[float]) -> np.ndarray:
-        """``R = Rz @ Ry @ Rx`` for angles ``(ax, ay, az)``, MAMP's sign conventions:
-        ``Rx = [[1,0,0],[0,c,s],[0,-s,c]]``, ``Ry = [[c,0,-s],[0,1,0],[s,0,c]]``,
-        ``Rz = [[c,s,0],[-s,c,0],[0,0,1]]``. Returns ``(3, 3)`` float64."""
-        (cx, cy, cz), (sx, sy, sz) = np.cos(angles), np.sin(angles)
-        rx = np.array([[1, 0, 0], [0, cx, sx], [0, -sx, cx]])
-        ry = np.array([[cy, 0, -sy], [0, 1, 0], [sy, 0, cy]])
-        rz = np.array([[cz, sz, 0], [-sz, cz, 0], [0, 0, 1]])
-        return rz @ ry @ rx
+        """``R = Rz @ Ry @ Rx`` for angles ``(ax, ay, az)``, MAMP's sign conventions
+        (:func:`~gfp_mmaction.utils.skeleton_math.rotation_matrix`). Returns ``(3, 3)``
+        float64."""
+        return rotation_matrix(np.asarray(angles, dtype=np.float64))
+
+    def angles(self, u: np.ndarray) -> np.ndarray:
+        """Angles ``-max_angle + 2 * max_angle * u`` from three uniform draws ``u``."""
+        return -self.max_angle + 2 * self.max_angle * np.asarray(u, dtype=np.float64)
 
     def transform(self, results: Dict) -> Dict:
         keypoint = _get_keypoint(results, 'RandomRotation3D')
@@ -258,8 +250,7 @@ class RandomRotation3D(BaseTransform):
             raise ValueError(
                 f'RandomRotation3D: sample {_sample_name(results)!r}: field "keypoint" must hold '
                 f'3D coordinates (last dim 3), got shape {keypoint.shape}')
-        angles = np.random.uniform(-self.max_angle, self.max_angle, size=3)
-        rot = self.rotation_matrix(angles).astype(np.float32)
+        rot = self.rotation_matrix(self.angles(np.random.rand(3))).astype(np.float32)
         # Row vectors: (R @ x)^T = x^T @ R^T.
         results['keypoint'] = np.ascontiguousarray(keypoint.astype(np.float32) @ rot.T)
         return results

@@ -74,7 +74,7 @@ class CollapseMonitorHook(Hook):
 
     def before_train(self, runner) -> None:
         model = self._unwrap(runner)
-        needs = ('data_preprocessor', 'fold_persons', 'token_mask', 'backbone')
+        needs = ('data_preprocessor', 'masked_batch', 'backbone')
         missing = [name for name in needs if not hasattr(model, name)]
         if missing or not hasattr(model.backbone, 'forward_visible'):
             raise TypeError(
@@ -117,9 +117,9 @@ class CollapseMonitorHook(Hook):
         model.eval()
         try:
             data = model.data_preprocessor(data_batch, True)
-            joints, person_weight = model.fold_persons(data['inputs'])
+            joints, person_weight, mask, num_visible = model.masked_batch(
+                data['inputs'], data['data_samples'])
             present = person_weight > 0
-            mask, num_visible = model.token_mask(data['data_samples'], joints.device)
             features = {}
             generator = getattr(model, 'target_generator', None)
             if generator is not None:

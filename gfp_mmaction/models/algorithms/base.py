@@ -12,10 +12,16 @@ __all__ = ['MaskedSkeletonPretrainer']
 class MaskedSkeletonPretrainer(BaseModel):
     """Base of the masked skeleton modelling algorithms.
 
-    Inputs come from MMAction2's ``PackActionInputs`` through ``ActionDataPreprocessor``:
-    ``(N, num_clips, M, T, V, C)`` joints and, per data sample, the ``token_mask``
-    ``(num_clips, M, L)`` made by a masking transform. Every person of every clip
-    becomes one sequence of the batch: ``B = N * num_clips * M``.
+    Inputs are ``(N, num_clips, M, T, V, C)`` joints and the token masks, from either
+    data path:
+
+    - batched (the configs' default): ``SkeletonPretrainPreprocessor`` augments and
+      masks on the device and passes ``data_samples=dict(visible_index=(B, L_vis))``;
+    - per sample: MMAction2's ``PackActionInputs`` through ``ActionDataPreprocessor``,
+      each data sample carrying the ``token_mask`` ``(num_clips, M, L)`` of a masking
+      transform.
+
+    Every person of every clip becomes one sequence of the batch: ``B = N * num_clips * M``.
 
     Modes: ``'loss'`` (training), ``'tensor'`` (full-sequence encoder features
     ``(N * num_clips, M, D, T_e, V)``).
@@ -62,17 +68,32 @@ class MaskedSkeletonPretrainer(BaseModel):
         return joints, present.to(joints.dtype)
 
     @staticmethod
-    def token_mask(data_samples: List, device: torch.device) -> Tuple[torch.Tensor, int]:
-        """Stack the per-sample ``token_mask`` fields.
+    def token_mask(data_samples, device: torch.device,
+                   num_tokens: Optional[int] = None) -> Tuple[torch.Tensor, int]:
+        """The token mask of the batch, from either data path.
+
+        Args:
+            data_samples: ``dict(visible_index=(B, L_vis) tensor)`` (batched path) or a
+                list of data samples with a ``token_mask`` field (per-sample path).
+            device: where the mask goes.
+            num_tokens: ``L``, needed for the batched path's mask.
 
         Returns:
             mask ``(B, L)`` bool on ``device`` (True = masked) and the visible count per
-            sequence, counted on the host so that the step needs no device sync.
+            sequence, known on the host (a shape) so that the step needs no device sync.
         """
+        if isinstance(data_samples, dict) and 'visible_index' in data_samples:
+            index = data_samples['visible_index'].to(device)
+            if num_tokens is None:
+                raise ValueError('token_mask: num_tokens is needed with visible_index')
+            mask = torch.ones(index.shape[0], num_tokens, dtype=torch.bool, device=device)
+            return mask.scatter(1, index, False), index.shape[1]
         if not data_samples or 'token_mask' not in data_samples[0]:
-            raise KeyError('data samples carry no "token_mask": add a masking transform '
-                           '(MotionAwareTokenMasking or RandomTokenMasking) to the pipeline '
-                           "and PackActionInputs(algorithm_keys=('token_mask',))")
+            raise KeyError('data samples carry no "token_mask": use the batched path '
+                           "(data_preprocessor=dict(type='SkeletonPretrainPreprocessor')) "
+                           'or add a masking transform (MotionAwareTokenMasking or '
+                           "RandomTokenMasking) and PackActionInputs(algorithm_keys="
+                           "('token_mask',)) to the pipeline")
         masks = np.stack([np.asarray(sample.token_mask) for sample in data_samples])
         masks = masks.reshape(-1, masks.shape[-1])
         visible = masks.shape[1] - masks.sum(axis=1)
@@ -81,3 +102,10 @@ class MaskedSkeletonPretrainer(BaseModel):
                              f'got between {visible.min()} and {visible.max()}')
         mask = torch.from_numpy(masks).to(device, non_blocking=True)
         return mask, int(visible[0])
+
+    def masked_batch(self, inputs: torch.Tensor, data_samples):
+        """``(joints (B, T, V, C), person weights (B,), mask (B, L), L_vis)`` of a batch."""
+        joints, person_weight = self.fold_persons(inputs)
+        num_tokens = joints.shape[1] // self.backbone.patch_len * joints.shape[2]
+        mask, num_visible = self.token_mask(data_samples, joints.device, num_tokens)
+        return joints, person_weight, mask, num_visible

@@ -63,8 +63,7 @@ class GFP(MaskedSkeletonPretrainer):
             f'model.target_generator.target_dims to the same value')
 
     def loss(self, inputs: torch.Tensor, data_samples: List) -> Dict[str, torch.Tensor]:
-        joints, person_weight = self.fold_persons(inputs)
-        mask, num_visible = self.token_mask(data_samples, joints.device)
+        joints, person_weight, mask, num_visible = self.masked_batch(inputs, data_samples)
 
         latent, visible_index = self.backbone.forward_visible(joints, mask, num_visible)
         predictions = self.neck(latent, visible_index)

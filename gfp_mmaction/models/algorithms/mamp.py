@@ -16,8 +16,7 @@ class MAMP(MaskedSkeletonPretrainer):
     every masked token. Same encoder, transforms and masking as :class:`GFP`."""
 
     def loss(self, inputs: torch.Tensor, data_samples: List) -> Dict[str, torch.Tensor]:
-        joints, person_weight = self.fold_persons(inputs)
-        mask, num_visible = self.token_mask(data_samples, joints.device)
+        joints, person_weight, mask, num_visible = self.masked_batch(inputs, data_samples)
 
         latent, visible_index = self.backbone.forward_visible(joints, mask, num_visible)
         prediction = self.neck(latent, visible_index)

@@ -1,0 +1,3 @@
+from .skeleton_pretrain import SkeletonPretrainPreprocessor, augmentation_draws
+
+__all__ = ['SkeletonPretrainPreprocessor', 'augmentation_draws']

@@ -1,0 +1,217 @@
+"""MAMP's pre-training augmentation and token masking, batched on the training device."""
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch
+from mmaction.registry import MODELS
+from mmengine.logging import MessageHub
+from mmengine.model import BaseDataPreprocessor
+
+from ...utils.counter_rng import sample_keys, uniform
+from ...utils.skeleton_math import (centre_on_first_frame, crop_window, gumbel,
+                                    linear_resample_coords, motion_aware_log_prob,
+                                    rotation_matrix, valid_frames)
+
+__all__ = ['SkeletonPretrainPreprocessor', 'augmentation_draws']
+
+# Counter layout of one sample's draws (utils.counter_rng): crop length, crop start,
+# three rotation angles, then one draw per (person, token) for the masking scores.
+_CROP_P, _CROP_START, _ANGLES, _TOKENS = 0, 1, 2, 5
+
+
+@torch.compiler.disable
+def augmentation_draws(seed: int, epoch: int, index: torch.Tensor, num_person: int,
+                       num_tokens: int) -> Dict[str, torch.Tensor]:
+    """Every random number one batch's augmentation and masking use.
+
+    A pure function of ``(seed, epoch, sample index)``: the same for a sample whatever
+    the number of data-loader workers, processes or restarts.
+
+    Args:
+        seed: the run's seed.
+        epoch: the training epoch.
+        index: ``(B,)`` int64 dataset indices of the batch's samples.
+        num_person: persons per sample ``M``.
+        num_tokens: tokens per person ``L``.
+
+    Returns:
+        ``crop`` ``(B, 2)`` float64 (length, start), ``angles`` ``(B, 3)`` float64 and
+        ``tokens`` ``(B, M, L)`` float32, all uniform in ``[0, 1)``.
+    """
+    keys = sample_keys(seed, epoch, index)
+    device = index.device
+    small = uniform(keys, torch.arange(_TOKENS, device=device))
+    tokens = uniform(keys, torch.arange(_TOKENS, _TOKENS + num_person * num_tokens,
+                                        device=device), torch.float32)
+    return dict(crop=small[:, _CROP_P:_ANGLES], angles=small[:, _ANGLES:_TOKENS],
+                tokens=tokens.view(-1, num_person, num_tokens))
+
+
+@MODELS.register_module()
+class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
+    """Pre-training augmentation and token masking of whole batches, on the device.
+
+    Takes the raw clips that :class:`~gfp_mmaction.datasets.SkeletonClipDataset` and
+    ``skeleton_clip_collate`` make (``inputs`` = dict of ``keypoint`` ``(B, M, T_pad, V, 3)``
+    zero-padded clips, ``total_frames``, ``num_persons`` and ``index``, each ``(B,)``),
+    copies them to the device (``non_blocking`` from pinned memory) and runs, per sample,
+    exactly what MAMP's per-sample pipeline does (the numpy transforms in
+    ``gfp_mmaction/datasets/transforms`` are its reference, tested to agree):
+
+    1. person padding: a single actor gets a zero second body (``person_pad='zero'``,
+       NTU-60, PKU-MMD) or is duplicated (``'loop'``, NTU-120);
+    2. centring on joint ``centre_joint`` of the first frame;
+    3. a crop of ``p ~ U(p_interval)`` of the valid frames (at least ``min_frames``),
+       linearly resized to ``clip_len`` frames;
+    4. one random 3D rotation, each angle ``~ U(-max_angle, max_angle)``;
+    5. token masking: ``'motion_aware'`` (MAMP's, temperature ``tau``) or ``'random'``;
+       ``round(L * (1 - mask_ratio))`` tokens of each person stay visible.
+
+    Every random number is drawn by :func:`augmentation_draws` from
+    ``(seed, epoch, sample index)``; the seed is the run's (``torch.initial_seed()`` when
+    the model is built, which MMEngine's ``randomness`` sets), saved in the model's state
+    dict so that a resume keeps it. The epoch is read from MMEngine's message hub.
+
+    Returns ``dict(inputs=(B, 1, M, clip_len, V, 3) float32, data_samples=dict(
+    visible_index=(B * M, L_vis) int64))``: the visible tokens' positions in increasing
+    order, person-major, as ``MaskedSkeletonPretrainer`` takes them. Autocast is off
+    inside: the augmentation runs in float32 (float64 for the crop arithmetic).
+
+    Args:
+        clip_len (int): frames after resizing. Defaults to 120.
+        p_interval (sequence of float): ``(lo, hi)`` crop fraction range, or ``(p,)`` for
+            a centre crop. Defaults to ``(0.5, 1.0)``.
+        min_frames (int): shortest random crop. Defaults to 64.
+        max_angle (float): largest rotation angle per axis, radians. Defaults to 0.3.
+        centre_joint (int): the origin joint. Defaults to 1 (NTU spine-middle).
+        person_pad (str): ``'zero'`` or ``'loop'``. Defaults to ``'zero'``.
+        masking (str): ``'motion_aware'`` or ``'random'``. Defaults to ``'motion_aware'``.
+        mask_ratio (float): fraction of masked tokens. Defaults to 0.9.
+        tau (float): motion-aware temperature. Defaults to 0.8.
+        patch_len (int): frames per token. Defaults to 4.
+        seed (int, optional): the draws' seed; None = the run's seed.
+        non_blocking (bool): asynchronous host-to-device copies. Defaults to True.
+    """
+
+    def __init__(self,
+                 clip_len: int = 120,
+                 p_interval: Sequence[float] = (0.5, 1.0),
+                 min_frames: int = 64,
+                 max_angle: float = 0.3,
+                 centre_joint: int = 1,
+                 person_pad: str = 'zero',
+                 masking: str = 'motion_aware',
+                 mask_ratio: float = 0.9,
+                 tau: float = 0.8,
+                 patch_len: int = 4,
+                 seed: Optional[int] = None,
+                 non_blocking: bool = True) -> None:
+        super().__init__(non_blocking=non_blocking)
+        name = type(self).__name__
+        p_interval = tuple(float(p) for p in p_interval)
+        if len(p_interval) not in (1, 2) or not all(0 < p <= 1 for p in p_interval) \
+                or p_interval[0] > p_interval[-1]:
+            raise ValueError(f'{name}: p_interval must be (p,) or (lo, hi) with '
+                             f'0 < lo <= hi <= 1, got {p_interval}')
+        if clip_len % patch_len or clip_len // patch_len < 2:
+            raise ValueError(f'{name}: clip_len={clip_len} must be a multiple of '
+                             f'patch_len={patch_len} with at least 2 patches')
+        if person_pad not in ('zero', 'loop'):
+            raise ValueError(f"{name}: person_pad must be 'zero' or 'loop', got {person_pad!r}")
+        if masking not in ('motion_aware', 'random'):
+            raise ValueError(
+                f"{name}: masking must be 'motion_aware' or 'random', got {masking!r}")
+        if not 0 < mask_ratio < 1:
+            raise ValueError(f'{name}: mask_ratio must be in (0, 1), got {mask_ratio!r}')
+        if not tau > 0 or max_angle < 0 or min_frames < 1:
+            raise ValueError(f'{name}: need tau > 0, max_angle >= 0 and min_frames >= 1, got '
+                             f'tau={tau}, max_angle={max_angle}, min_frames={min_frames}')
+        self.clip_len, self.p_interval, self.min_frames = clip_len, p_interval, min_frames
+        self.max_angle, self.centre_joint, self.person_pad = float(max_angle), centre_joint, person_pad
+        self.masking, self.mask_ratio, self.tau = masking, float(mask_ratio), float(tau)
+        self.patch_len = patch_len
+        self.seed = int(torch.initial_seed() if seed is None else seed)
+
+    # The seed travels with the model's state dict (``data_preprocessor._extra_state``).
+    def get_extra_state(self) -> dict:
+        return dict(seed=self.seed)
+
+    def set_extra_state(self, state: dict) -> None:
+        self.seed = int(state['seed'])
+
+    def num_visible(self, num_tokens: int) -> int:
+        """``round(L * (1 - mask_ratio))``: 75 of 750 at ratio 0.9."""
+        return int(round(num_tokens * (1 - self.mask_ratio)))
+
+    @staticmethod
+    def current_epoch() -> int:
+        """The training epoch MMEngine's runner publishes (0 outside a runner)."""
+        return int(MessageHub.get_current_instance().get_info('epoch', 0) or 0)
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        data = self.cast_data(data)
+        batch = data.get('inputs')
+        needed = ('keypoint', 'total_frames', 'num_persons', 'index')
+        if not isinstance(batch, dict) or any(key not in batch for key in needed) \
+                or not isinstance(batch['keypoint'], torch.Tensor):
+            raise TypeError(
+                f'{type(self).__name__} takes batches of raw clips: inputs=dict('
+                f'{", ".join(needed)}) of tensors, as SkeletonClipDataset with '
+                "collate_fn=dict(type='skeleton_clip_collate') makes them; got "
+                f'{type(batch).__name__}' + (f' with keys {sorted(batch)}'
+                                             if isinstance(batch, dict) else ''))
+        keypoint = batch['keypoint']
+        if keypoint.dim() != 5 or keypoint.shape[-1] != 3:
+            raise ValueError(f'{type(self).__name__}: keypoint must be (B, M, T, V, 3), got '
+                             f'{tuple(keypoint.shape)}')
+        B, M, _, V, _ = keypoint.shape
+        num_tokens = self.clip_len // self.patch_len * V
+        draws = augmentation_draws(self.seed, self.current_epoch(), batch['index'].long(), M,
+                                   num_tokens)
+        with torch.autocast(device_type=keypoint.device.type, enabled=False):
+            joints = self.augment(keypoint.float(), batch['total_frames'],
+                                  batch['num_persons'], draws)
+            visible_index = self.visible_tokens(joints, draws['tokens'])
+        return dict(inputs=joints[:, None], data_samples=dict(visible_index=visible_index))
+
+    def augment(self, keypoint: torch.Tensor, total_frames: torch.Tensor,
+                num_persons: torch.Tensor, draws: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """Steps 1-4: ``(B, M, T_pad, V, 3)`` raw clips -> ``(B, M, clip_len, V, 3)``."""
+        B, M, _, V, C = keypoint.shape
+        if self.person_pad == 'loop' and M > 1:
+            single = (num_persons == 1).view(B, 1, 1, 1, 1)
+            keypoint = torch.cat(
+                [keypoint[:, :1], torch.where(single, keypoint[:, :1], keypoint[:, 1:])], 1)
+        keypoint = centre_on_first_frame(keypoint, self.centre_joint)
+        valid = torch.minimum(valid_frames(keypoint), total_frames.long()).clamp(min=1)
+        start, length = crop_window(valid, draws['crop'][:, 0], draws['crop'][:, 1],
+                                    self.p_interval, self.min_frames)
+        i0, i1, lam = linear_resample_coords(length, self.clip_len)  # (B, clip_len)
+
+        def frames(offset: torch.Tensor) -> torch.Tensor:
+            index = (start[:, None] + offset).view(B, 1, self.clip_len, 1, 1)
+            return keypoint.gather(2, index.expand(B, M, self.clip_len, V, C))
+
+        lam = lam.float().view(B, 1, self.clip_len, 1, 1)
+        clip = frames(i0) * (1 - lam) + frames(i1) * lam
+        angles = -self.max_angle + 2 * self.max_angle * draws['angles']
+        rotation = rotation_matrix(angles).float()  # (B, 3, 3)
+        # Row vectors: (R @ x)^T = x^T @ R^T.
+        return (clip.reshape(B, -1, C) @ rotation.transpose(1, 2)).view(B, M, self.clip_len, V, C)
+
+    def visible_tokens(self, joints: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """Step 5: ``(B, M, T, V, C)`` augmented clips and ``(B, M, L)`` uniform draws ->
+        ``(B * M, L_vis)`` positions of the tokens that stay visible, increasing."""
+        if self.masking == 'motion_aware':
+            scores = motion_aware_log_prob(joints, self.patch_len, self.tau) + gumbel(u)
+        else:
+            scores = u
+        scores = scores.flatten(0, 1)  # (B * M, L)
+        keep = scores.topk(self.num_visible(scores.shape[1]), dim=1, largest=False).indices
+        return keep.sort(dim=1).values
+
+    def extra_repr(self) -> str:
+        return (f'clip_len={self.clip_len}, p_interval={self.p_interval}, '
+                f'min_frames={self.min_frames}, max_angle={self.max_angle}, '
+                f'centre_joint={self.centre_joint}, person_pad={self.person_pad!r}, '
+                f'masking={self.masking!r}, mask_ratio={self.mask_ratio}, tau={self.tau}, '
+                f'patch_len={self.patch_len}, seed={self.seed}')
