@@ -1,7 +1,8 @@
 """Train a model with MMEngine's runner (any MMAction2 config, or gfp-mmaction's).
 
     python tools/train.py configs/gfp/gfp_ntu60_xsub.py [--work-dir DIR] [--resume [CKPT]]
-        [--amp] [--auto-scale-lr] [--seed N] [--cfg-options k=v ...] [--launcher pytorch]
+        [--amp [--amp-dtype float16]] [--compile [MODE]] [--auto-scale-lr] [--seed N]
+        [--cfg-options k=v ...] [--launcher pytorch]
 """
 import argparse
 import os
@@ -9,6 +10,7 @@ import os.path as osp
 import sys
 from pathlib import Path
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
@@ -36,7 +38,16 @@ def parse_args(argv=None):
         help='resume from the given checkpoint, or from the latest one in the work dir '
         'when no path is given (checkpoints are unpickled: only load files you trust)')
     parser.add_argument('--amp', action='store_true',
-                        help='mixed-precision training (GPU)')
+                        help='mixed precision: bfloat16 autocast, no loss scaler (GPU or CPU)')
+    parser.add_argument('--amp-dtype', choices=['bfloat16', 'float16'], default='bfloat16',
+                        help='with --amp: float16 uses MMEngine\'s AmpOptimWrapper with '
+                        'dynamic loss scaling (GPU only; the scaler reads a value on the '
+                        'host every step)')
+    parser.add_argument('--compile', nargs='?', const='default', default=None,
+                        metavar='MODE',
+                        help='torch.compile the training step through MMEngine\'s runner '
+                        '(the config key `compile`); MODE is torch.compile\'s mode: '
+                        'default, reduce-overhead, max-autotune')
     parser.add_argument('--no-validate', action='store_true',
                         help='do not evaluate during training')
     parser.add_argument('--auto-scale-lr', action='store_true',
@@ -69,11 +80,19 @@ def merge_args(cfg, args):
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.amp:
         wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if wrapper == 'OptimWrapper':
+        if wrapper not in ('OptimWrapper', 'AutocastOptimWrapper', 'AmpOptimWrapper'):
+            raise ValueError(f'--amp needs OptimWrapper, AutocastOptimWrapper or '
+                             f'AmpOptimWrapper, not {wrapper}')
+        cfg.optim_wrapper.pop('loss_scale', None)
+        if args.amp_dtype == 'bfloat16':
+            cfg.optim_wrapper.type = 'AutocastOptimWrapper'
+            cfg.optim_wrapper.dtype = 'bfloat16'
+        else:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-        elif wrapper != 'AmpOptimWrapper':
-            raise ValueError(f'--amp needs OptimWrapper or AmpOptimWrapper, not {wrapper}')
+            cfg.optim_wrapper.update(dtype='float16', loss_scale='dynamic')
+    if args.compile is not None:
+        cfg.compile = dict() if args.compile == 'default' else dict(mode=args.compile)
+    use_fused_adamw(cfg)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
@@ -91,6 +110,15 @@ def merge_args(cfg, args):
         randomness['deterministic'] = True
     cfg.randomness = randomness
     return cfg
+
+
+def use_fused_adamw(cfg) -> None:
+    """On CUDA, Adam / AdamW update in a few fused kernels (``fused=True``) unless the
+    config says otherwise."""
+    optimizer = (cfg.get('optim_wrapper') or {}).get('optimizer') or {}
+    if torch.cuda.is_available() and optimizer.get('type') in ('Adam', 'AdamW') \
+            and 'fused' not in optimizer and 'foreach' not in optimizer:
+        optimizer['fused'] = True
 
 
 def main(argv=None):

@@ -1,28 +1,9 @@
 # Pre-training data path (MAMP's preprocessing) for NTU-120, which duplicates a single
 # actor into the second body, motion-aware masking with tau 0.75. Experiment configs set
 # the split. Prepare data/skeleton/ntu120_3d.pkl as described in docs/data_preparation.md.
-dataset_type = 'SkeletonPoseDataset'  # PoseDataset + validation at load (docs/robustness.md)
+# The batched path as in pretrain_zero_pad.py.
+_base_ = ['./pretrain_zero_pad.py']
+
 ann_file = 'data/skeleton/ntu120_3d.pkl'
-train_split = 'xsub_train'
-num_person_mode = 'loop'   # NTU-120: a single actor is duplicated
-mask_ratio = 0.9
-motion_aware_tau = 0.75
-
-train_pipeline = [
-    dict(type='CentreOnFirstFrame', joint=1),
-    dict(type='ValidCropResize', clip_len=120, p_interval=(0.5, 1.0), min_frames=64),
-    dict(type='RandomRotation3D', max_angle=0.3),
-    dict(type='FormatGCNInput', num_person=2, mode=num_person_mode),
-    dict(type='MotionAwareTokenMasking', mask_ratio=mask_ratio, tau=motion_aware_tau,
-         patch_len=4),
-    dict(type='PackActionInputs', algorithm_keys=('token_mask', )),
-]
-
-train_dataloader = dict(
-    batch_size=128,
-    num_workers=8,
-    persistent_workers=True,
-    pin_memory=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type, ann_file=ann_file, split=train_split, pipeline=train_pipeline))
+data_preprocessor = dict(person_pad='loop', tau=0.75)   # NTU-120: the actor is duplicated
+train_dataloader = dict(dataset=dict(ann_file=ann_file))

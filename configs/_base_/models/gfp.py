@@ -19,7 +19,6 @@ target_dims = 256
 
 model = dict(
     type='GFP',
-    data_preprocessor=dict(type='ActionDataPreprocessor'),
     backbone=dict(
         type='SkeletonTransformer', in_channels=3, num_frames=num_frames,
         num_joints=num_joints, patch_len=patch_len, embed_dims=256, depth=8, num_heads=8,

@@ -6,7 +6,6 @@ num_joints = 25
 
 model = dict(
     type='MAMP',
-    data_preprocessor=dict(type='ActionDataPreprocessor'),
     backbone=dict(
         type='SkeletonTransformer', in_channels=3, num_frames=num_frames,
         num_joints=num_joints, patch_len=patch_len, embed_dims=256, depth=8, num_heads=8,

@@ -5,6 +5,7 @@ import numpy as np
 import torch
 from mmaction.registry import MODELS
 from mmengine.model import BaseModel
+from mmengine.optim import OptimWrapper
 
 __all__ = ['MaskedSkeletonPretrainer']
 
@@ -51,6 +52,19 @@ class MaskedSkeletonPretrainer(BaseModel):
         raise RuntimeError(f'{type(self).__name__} supports the "loss" and "tensor" modes, '
                            f'not {mode!r}: evaluate a pre-trained encoder with the linear, '
                            'fine-tune or retrieval configs')
+
+    def train_step(self, data, optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
+        """MMEngine's ``BaseModel.train_step`` with the parameter update kept out of
+        ``torch.compile``'s graph: when the runner compiles ``train_step``
+        (``cfg.compile``), the preprocessing, forward and backward are compiled and the
+        optimizer update (a few fused kernels with ``fused=True`` AdamW) runs eagerly.
+        Dynamo cannot trace MMEngine's scheduler-wrapped ``optimizer.step``."""
+        with optim_wrapper.optim_context(self):
+            data = self.data_preprocessor(data, True)
+            losses = self._run_forward(data, mode='loss')
+        parsed_losses, log_vars = self.parse_losses(losses)
+        _update_params(optim_wrapper, parsed_losses)
+        return log_vars
 
     def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
         """``(N, num_clips, M, T, V, C)`` -> ``(N * num_clips, M, D, T_e, V)``."""
@@ -109,3 +123,8 @@ class MaskedSkeletonPretrainer(BaseModel):
         num_tokens = joints.shape[1] // self.backbone.patch_len * joints.shape[2]
         mask, num_visible = self.token_mask(data_samples, joints.device, num_tokens)
         return joints, person_weight, mask, num_visible
+
+
+@torch.compiler.disable
+def _update_params(optim_wrapper: OptimWrapper, loss: torch.Tensor) -> None:
+    optim_wrapper.update_params(loss)
