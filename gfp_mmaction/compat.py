@@ -7,10 +7,16 @@ does not have the defect.
 1. The mmaction2 1.2.0 wheel lacks ``mmaction/models/localizers/drn`` (upstream issue
    2714), so the first ``import mmaction.models`` fails. A placeholder module stands
    in for it; DRN is a video-grounding model nobody on the skeleton path builds.
-2. torch >= 2.6 unpickles with ``weights_only=True``; MMEngine checkpoints hold
-   ``HistoryBuffer`` and numpy objects, so resume, ``load_from`` and ``tools/test.py``
-   fail. MMEngine's local loader is re-registered with ``weights_only=False``.
-   Unpickling runs code from the file: load only checkpoints you trust.
+2. torch >= 2.6 unpickles with ``weights_only=True``, which refuses the ``HistoryBuffer``
+   and numpy objects that every MMEngine checkpoint holds (message hub, random states),
+   so resume, ``load_from`` and ``tools/test.py`` fail. MMEngine's local loader is
+   re-registered: it keeps ``weights_only=True`` and allows exactly the objects of
+   :func:`checkpoint_allowlist` besides torch's own (tensors, containers, numbers,
+   strings). A checkpoint holding anything else is refused with an
+   :class:`UntrustedCheckpointError` naming the file and the objects, before any of its
+   code runs; ``GFP_TRUST_CHECKPOINTS=1`` in the environment loads such a file with full
+   unpickling (it then runs the file's code: trusted files only). See
+   docs/robustness.md, "Checkpoint trust".
 3. MMEngine's ``init_dist`` always calls ``torch.cuda.set_device`` and uses the config's
    backend (``nccl``), and its default DDP wrapper passes ``device_ids``; both break
    data-parallel training on CPU. Without CUDA the launch uses ``gloo`` and skips the
@@ -18,13 +24,19 @@ does not have the defect.
 """
 import contextlib
 import functools
+import logging
+import os
 import os.path as osp
+import pickle
+import re
 import sys
 import types
+from typing import List
 
 import torch
 
-__all__ = ['apply_stack_fixes']
+__all__ = ['apply_stack_fixes', 'checkpoint_allowlist', 'checkpoints_trusted',
+           'load_from_local', 'TRUST_ENV', 'UntrustedCheckpointError']
 
 _DRN_MODULES = ('mmaction.models.localizers.drn', 'mmaction.models.localizers.drn.drn')
 
@@ -54,16 +66,176 @@ def _install_drn_placeholder() -> None:
     sys.modules.setdefault(_DRN_MODULES[1], module)
 
 
-def _register_trusted_checkpoint_loader() -> None:
-    from mmengine.runner.checkpoint import CheckpointLoader
+TRUST_ENV = 'GFP_TRUST_CHECKPOINTS'
+# The statistics HistoryBuffer registers on itself (``_set_default_statistics``); its
+# pickled state refers to them as ``getattr(HistoryBuffer, name)`` (pickle protocol 2).
+_HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
 
-    # MMEngine logs the loader as ``name[10:]``: keep the ``load_from_`` prefix.
-    def load_from_local(filename, map_location):
-        filename = osp.expanduser(filename)
-        if not osp.isfile(filename):
-            raise FileNotFoundError(f'{filename} can not be found.')
+
+class UntrustedCheckpointError(pickle.UnpicklingError):
+    """A checkpoint holds objects outside :func:`checkpoint_allowlist`: nothing of it was
+    loaded and none of its code ran."""
+
+
+def _history_buffer_statistic(owner, name: str):
+    """``getattr`` as checkpoints may call it while unpickling: only
+    ``getattr(HistoryBuffer, s)`` for a default statistic ``s`` (``'min'``, ``'max'``,
+    ``'current'``, ``'mean'``), which is how ``HistoryBuffer``'s state names them.
+
+    Raises:
+        pickle.UnpicklingError: any other owner or attribute.
+    """
+    from mmengine.logging import HistoryBuffer
+    if owner is HistoryBuffer and name in _HISTORY_BUFFER_STATISTICS:
+        return getattr(owner, name)
+    raise pickle.UnpicklingError(
+        f'getattr({getattr(owner, "__qualname__", type(owner).__name__)}, {name!r}) is '
+        'not allowed: a checkpoint may only name the statistics methods '
+        f'{_HISTORY_BUFFER_STATISTICS} of mmengine.logging.HistoryBuffer')
+
+
+def checkpoint_allowlist() -> List:
+    """What a checkpoint may hold besides what ``torch.load(weights_only=True)`` accepts
+    anyway (tensors, parameters, storages, torch dtypes / devices / sizes, ``dict``,
+    ``list``, ``tuple``, ``set``, ``OrderedDict``, ``Counter``, ``int``, ``float``,
+    ``complex``, ``str``, ``bytes``, ``bool``, ``None``).
+
+    Every entry is there because checkpoints written by MMEngine's runner with this
+    project's hooks hold it (measured on pre-training, fine-tuning and semi-supervised
+    runs, resume and ``save_best`` checkpoints alike):
+
+    - ``mmengine.logging.history_buffer.HistoryBuffer``: the message hub's logged
+      scalars (``checkpoint['message_hub']['log_scalars']``);
+    - ``builtins.getattr``, restricted to ``getattr(HistoryBuffer, 'min' | 'max' |
+      'current' | 'mean')``: how a ``HistoryBuffer``'s state names its statistics;
+    - ``numpy.ndarray``, ``numpy.dtype`` and ``numpy.core.multiarray._reconstruct``:
+      the ``HistoryBuffer`` histories and the numpy random state that
+      ``ResumableCheckpointHook`` stores (``np.random.get_state()`` holds a ``uint32``
+      array);
+    - ``numpy.core.multiarray.scalar``: numpy scalars in the message hub's runtime
+      info (``eta``, ``best_score``);
+    - numpy's dtype classes for bool, 8 to 64 bit signed and unsigned integers and 16 to
+      64 bit floats (``numpy.dtypes.Float64DType``, ...): not globals of the file but the
+      types a pickled dtype's state is set on. Measured: ``float64`` (histories,
+      scalars), ``int64`` (history counts), ``uint32`` (the numpy random state); the
+      other plain-number types keep a metric computed in ``float32``, or a platform
+      whose default integer is 32 bit, from being refused. Object, string and
+      structured dtypes stay refused.
+
+    The numpy functions are allowed under both module names, ``numpy.core`` (files
+    written with numpy 1.x) and ``numpy._core`` (numpy 2.x).
+
+    Returns:
+        list: objects and ``(object, 'module.name')`` pairs, as
+        :func:`torch.serialization.safe_globals` takes them.
+    """
+    import numpy as np
+    from mmengine.logging import HistoryBuffer
+    reconstruct = np.zeros(1).__reduce__()[0]    # numpy(._)core.multiarray._reconstruct
+    scalar = np.float64(0).__reduce__()[0]       # numpy(._)core.multiarray.scalar
+    allowed = [HistoryBuffer, np.ndarray, np.dtype,
+               (_history_buffer_statistic, 'builtins.getattr')]
+    for module in ('numpy.core.multiarray', 'numpy._core.multiarray'):
+        allowed += [(reconstruct, f'{module}._reconstruct'), (scalar, f'{module}.scalar')]
+    numeric = (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
+               np.uint32, np.uint64, np.float16, np.float32, np.float64)
+    allowed += [type(np.dtype(t)) for t in numeric]
+    return allowed
+
+
+def checkpoints_trusted() -> bool:
+    """Whether ``GFP_TRUST_CHECKPOINTS`` opts in to fully unpickling the checkpoints
+    that the allowlist refuses.
+
+    Returns:
+        bool: True for ``1``; False when unset, empty or ``0``.
+
+    Raises:
+        ValueError: any other value (a typo must not silently keep or drop trust).
+    """
+    value = os.environ.get(TRUST_ENV, '').strip()
+    if value in ('', '0'):
+        return False
+    if value == '1':
+        return True
+    raise ValueError(f'{TRUST_ENV}={value!r}: expected 1 (fully unpickle the checkpoints '
+                     'that the allowlist refuses; trusted files only) or 0 / unset')
+
+
+@contextlib.contextmanager
+def _allowlisted():
+    """:func:`checkpoint_allowlist` added to torch's safe globals for the duration, minus
+    what the process had already added (left in place on exit)."""
+    present = torch.serialization.get_safe_globals()
+    extra = [entry for entry in checkpoint_allowlist() if entry not in present]
+    with torch.serialization.safe_globals(extra):
+        yield
+
+
+def _refused_globals(filename: str, message: str) -> List[str]:
+    """The globals of ``filename`` outside the allowlist (call inside :func:`_allowlisted`):
+    a static scan of the pickle, else the one torch's ``message`` names."""
+    try:
+        return sorted(torch.serialization.get_unsafe_globals_in_checkpoint(filename))
+    except Exception:  # not a zip checkpoint (legacy format): torch names the first one
+        return sorted(set(re.findall(r'GLOBAL (\S+)', message)))
+
+
+def _torch_reason(message: str) -> str:
+    """The unpickler's own reason inside torch's long ``weights_only`` message."""
+    reason = message.split('WeightsUnpickler error:', 1)[-1]
+    reason = reason.split('\n\nCheck the documentation of torch.load', 1)[0]
+    return ' '.join(reason.split())
+
+
+# MMEngine logs the loader as ``name[10:]`` ("Loads checkpoint by local backend"): keep
+# the ``load_from_`` prefix.
+def load_from_local(filename: str, map_location=None):
+    """MMEngine's local checkpoint loader with ``weights_only=True`` and the allowlist.
+
+    Args:
+        filename (str): path of the checkpoint (``~`` is expanded).
+        map_location (str | callable, optional): as :func:`torch.load`.
+
+    Returns:
+        dict: the checkpoint.
+
+    Raises:
+        FileNotFoundError: no such file.
+        UntrustedCheckpointError: the file holds objects outside
+            :func:`checkpoint_allowlist`; the message names the file and those objects
+            (the globals, or torch's reason when it is not a global). Nothing from the
+            file ran. Unless ``GFP_TRUST_CHECKPOINTS=1``: the file is then unpickled
+            fully and a warning names what it held.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    with _allowlisted():
+        try:
+            return torch.load(filename, map_location=map_location, weights_only=True)
+        except pickle.UnpicklingError as error:
+            refused = _refused_globals(filename, str(error))
+            reason = _torch_reason(str(error))
+    what = (f'it holds the global(s) {", ".join(refused)}, which are not on the checkpoint '
+            'allowlist' if refused else f'the weights-only unpickler refused it: {reason}')
+    from mmengine.logging import print_log
+    if checkpoints_trusted():
+        print_log(f'Checkpoint {filename}: {what}; loading it with full unpickling because '
+                  f'{TRUST_ENV}=1 (this runs code from the file)', logger='current',
+                  level=logging.WARNING)
         return torch.load(filename, map_location=map_location, weights_only=False)
+    raise UntrustedCheckpointError(
+        f'Refused to load checkpoint {filename}: {what}. Unpickling it could run code '
+        'from the file, so nothing of it was loaded. A checkpoint may hold tensors, '
+        'numbers, strings, containers and the MMEngine / numpy objects listed by '
+        'gfp_mmaction.compat.checkpoint_allowlist. If you trust this file (you wrote it, '
+        f'or its source is trusted), set the environment variable {TRUST_ENV}=1 to load '
+        'it with full unpickling (see docs/robustness.md, "Checkpoint trust").')
 
+
+def _register_allowlisted_checkpoint_loader() -> None:
+    from mmengine.runner.checkpoint import CheckpointLoader
     CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
 
 
@@ -117,5 +289,5 @@ def _make_distributed_launch_cpu_capable() -> None:
 def apply_stack_fixes() -> None:
     """Apply the three fixes described in this module's docstring."""
     _install_drn_placeholder()
-    _register_trusted_checkpoint_loader()
+    _register_allowlisted_checkpoint_loader()
     _make_distributed_launch_cpu_capable()

@@ -7,7 +7,7 @@ import pytest
 import torch
 from mmaction.structures import ActionDataSample
 
-from gfp_mmaction.datasets import RetrievalPoseDataset
+from gfp_mmaction.datasets import AnnotationError, RetrievalPoseDataset
 from gfp_mmaction.evaluation import NNRetrievalMetric, nearest_neighbour_accuracy
 
 from protocol_helpers import load_tool, logged_metrics, make_gfp_checkpoint, tiny_options
@@ -73,7 +73,8 @@ def test_dataset_tags_both_splits(synthetic_ann_file):
     assert sorted(gallery) == sorted(data['split']['xsub_train'])
     assert sorted(query) == sorted(data['split']['xsub_val'])
     assert [i['retrieval_role'] for i in infos] == ['gallery'] * 20 + ['query'] * 20
-    with pytest.raises(KeyError, match="no split 'xset_val'"):
+    with pytest.raises(AnnotationError, match=r"split 'xset_val' is not in the file; its "
+                                              r"splits are: .* \(the query split\)"):
         RetrievalPoseDataset(gallery_split='xsub_train', query_split='xset_val',
                              ann_file=str(synthetic_ann_file), pipeline=[])
 

@@ -17,7 +17,9 @@ the retrieval feature. The file holds, in the dataset's order::
     frame_dirs  str (n,)
     split, config, checkpoint   str
 
-Checkpoints are unpickled: load only files you trust.
+The checkpoint is loaded with ``weights_only=True`` and the allowlist of
+``gfp_mmaction.compat``: a file holding other objects is refused (nothing of it runs)
+unless ``GFP_TRUST_CHECKPOINTS=1`` is set for files you trust (docs/robustness.md).
 """
 import argparse
 import copy
@@ -37,6 +39,7 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import gfp_mmaction  # noqa: E402,F401  (stack fixes before any build)
+from gfp_mmaction.compat import UntrustedCheckpointError  # noqa: E402
 from gfp_mmaction.models.backbones.skeleton_transformer import load_encoder_state  # noqa: E402
 from gfp_mmaction.models.heads import PooledFeatureHead  # noqa: E402
 from gfp_mmaction.utils.config_checks import DATA_DOC  # noqa: E402
@@ -142,7 +145,7 @@ def main(argv=None):
     try:
         features, labels, frame_dirs = extract(cfg, args.checkpoint, args.split,
                                                args.batch_size, args.num_workers, args.device)
-    except (FileNotFoundError, KeyError, ValueError) as error:
+    except (FileNotFoundError, KeyError, ValueError, UntrustedCheckpointError) as error:
         sys.exit(f'error: {error}')
     save_npz(args.out, features=features, labels=labels, frame_dirs=np.asarray(frame_dirs),
              split=np.asarray(args.split), config=np.asarray(args.config),

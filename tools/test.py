@@ -3,7 +3,9 @@
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--dump FILE.pkl]
         [--cfg-options k=v ...] [--launcher pytorch]
 
-Checkpoints are unpickled: load only files you trust.
+The checkpoint is loaded with ``weights_only=True`` and the allowlist of
+``gfp_mmaction.compat``: a file holding other objects is refused (nothing of it runs)
+unless ``GFP_TRUST_CHECKPOINTS=1`` is set for files you trust (docs/robustness.md).
 """
 import argparse
 import os
@@ -17,6 +19,7 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import gfp_mmaction  # noqa: E402,F401  (stack fixes before any build)
+from gfp_mmaction.compat import UntrustedCheckpointError  # noqa: E402
 from gfp_mmaction.models.backbones.skeleton_transformer import (  # noqa: E402
     SkeletonTransformer, load_encoder_state)
 from gfp_mmaction.utils import MissingDataError, check_annotation_files  # noqa: E402
@@ -72,9 +75,12 @@ def main(argv=None):
     runner = Runner.from_cfg(cfg)
     try:
         check_encoder_weights(runner.model, args.checkpoint)
-    except ValueError as error:
+    except (ValueError, UntrustedCheckpointError) as error:
         sys.exit(f'error: {error}')
-    runner.test()
+    try:
+        runner.test()  # loads the checkpoint again (models without a GFP encoder: first)
+    except UntrustedCheckpointError as error:  # its message names the file and the objects
+        sys.exit(f'error: {error}')
 
 
 def check_encoder_weights(model, checkpoint: str) -> None:

@@ -12,11 +12,12 @@ from collections import defaultdict
 from typing import Dict, List, Sequence
 
 import numpy as np
-from mmaction.datasets import PoseDataset
 from mmaction.registry import DATASETS, HOOKS
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
+
+from .skeleton_dataset import SkeletonPoseDataset
 
 __all__ = ['stratified_subset', 'SemiSupervisedPoseDataset', 'LabelledSubsetHook', 'read_subset']
 
@@ -74,14 +75,21 @@ def stratified_subset(frame_dirs: Sequence[str], labels: Sequence[int], fraction
 
 
 @DATASETS.register_module()
-class SemiSupervisedPoseDataset(PoseDataset):
-    """MMAction2's ``PoseDataset`` restricted to a labelled subset of its split.
+class SemiSupervisedPoseDataset(SkeletonPoseDataset):
+    """:class:`SkeletonPoseDataset` restricted to a labelled subset of its split.
+
+    The whole split is validated at load, exactly as :class:`SkeletonPoseDataset`
+    validates it (a broken sample is an :class:`AnnotationError` naming the file, the
+    sample and the field, whether or not the draw would keep it), then the subset is
+    drawn from it.
 
     Args:
-        labelled_fraction: share of the split kept, e.g. 0.01 or 0.1
+        labelled_fraction (float): share of the split kept, e.g. 0.01 or 0.1
             (:func:`stratified_subset`: every class keeps at least one sample).
-        subset_seed: the draw's seed; the same seed gives the same subset everywhere.
-        **kwargs: ``PoseDataset``'s arguments (``ann_file``, ``split``, ``pipeline``, ...).
+        subset_seed (int): the draw's seed; the same seed gives the same subset
+            everywhere. Defaults to 0.
+        **kwargs: :class:`SkeletonPoseDataset`'s arguments (``ann_file``, ``split``,
+            ``pipeline``, ``num_classes``, ``repair``, ...).
 
     Attributes:
         labelled_frame_dirs: the chosen ``frame_dir``s, sorted (set on loading).
@@ -99,14 +107,9 @@ class SemiSupervisedPoseDataset(PoseDataset):
         super().__init__(**kwargs)
 
     def load_data_list(self) -> List[Dict]:
+        """The validated split (every sample has a ``frame_dir`` and a ``label``), then the
+        labelled subset of it, in file order."""
         data_list = super().load_data_list()
-        for info in data_list:
-            for field in ('frame_dir', 'label'):
-                if field not in info:
-                    raise KeyError(f'{self.ann_file}: a sample of split {self.split!r} has no '
-                                   f'{field!r} (frame_dir '
-                                   f'{info.get("frame_dir", "?")!r}), needed to draw the '
-                                   'labelled subset')
         chosen = stratified_subset([info['frame_dir'] for info in data_list],
                                    [info['label'] for info in data_list],
                                    self.labelled_fraction, self.subset_seed)

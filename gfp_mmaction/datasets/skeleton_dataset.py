@@ -107,7 +107,10 @@ class SkeletonPoseDataset(PoseDataset):
     with ``1 <= M <= 2``, finite, no all-zero person) and hold at least ``min_frames``
     frames. The first problem is raised as :class:`AnnotationError`, the next ones
     are listed under it. Errors raised by the pipeline for one sample get the file and
-    split in front of their message.
+    split in front of their message. The datasets that choose their samples otherwise
+    (:class:`~gfp_mmaction.datasets.SemiSupervisedPoseDataset`,
+    :class:`~gfp_mmaction.datasets.RetrievalPoseDataset`) subclass it and run the same
+    loading steps, so they validate, and fail, alike.
 
     Args:
         ann_file: the ``.pkl`` annotation file (trusted: it is unpickled).
@@ -150,35 +153,63 @@ class SkeletonPoseDataset(PoseDataset):
         super().__init__(ann_file, pipeline, split=split, num_classes=num_classes, **kwargs)
 
     # ----------------------------------------------------------------- loading
-    def _where(self) -> str:
-        return f'{self.ann_file}' + (f' (split {self.split!r})' if self.split else '')
+    # The steps of load_data_list, shared by the subclasses that select their samples
+    # otherwise (SemiSupervisedPoseDataset, RetrievalPoseDataset): _read -> _select ->
+    # _repair -> _check -> _with_prefix.
+    _OWN_SPLIT = object()  # default of ``split`` below: ``self.split``
 
-    def _select(self, data) -> tuple:
-        """``(the split's annotations, their positions in the file, the split's list of
-        frame_dir or None without a split)``."""
+    def _where(self, split=_OWN_SPLIT) -> str:
+        """``ann_file``, followed by ``(split 'NAME')`` when there is a split."""
+        split = self.split if split is self._OWN_SPLIT else split
+        return f'{self.ann_file}' + (f' (split {split!r})' if split else '')
+
+    def _read(self):
+        """The unpickled annotation file.
+
+        Raises:
+            AnnotationError: not a ``.pkl`` path, no such file, or not a readable pickle.
+        """
+        if not str(self.ann_file).endswith('.pkl'):
+            raise AnnotationError(f'{self.ann_file}: expected a .pkl annotation file')
+        if not osp.isfile(self.ann_file):
+            raise AnnotationError(f'{self.ann_file}: no such annotation file')
+        try:
+            return mmengine.load(self.ann_file)
+        except Exception as error:  # truncated / not a pickle: say which file
+            raise AnnotationError(f'{self.ann_file}: cannot be read as a pickle: '
+                                  f'{type(error).__name__}: {error}') from error
+
+    def _select(self, data, split: Optional[str]) -> tuple:
+        """``(split's annotations in file order, their positions in the file, the split's
+        list of frame_dir or None without a split)``; ``split=None`` = every annotation.
+
+        Raises:
+            AnnotationError: no annotation list, no split dict, no such split or an
+                empty split; naming the file and the splits it has.
+        """
         annotations = data.get('annotations') if isinstance(data, dict) else data
         if not isinstance(annotations, (list, tuple)):
             # validate_annotations words the message for every malformed layout.
             problems = validate_annotations(data, self.ann_file)
             raise AnnotationError(problems[0] if problems else
                                   f'{self.ann_file}: no annotation list')
-        if self.split is None:
+        if split is None:
             return list(annotations), list(range(len(annotations))), None
         splits = data.get('split') if isinstance(data, dict) else None
         if not isinstance(splits, dict):
             raise AnnotationError(
-                f'{self.ann_file}: split {self.split!r} requested, but the file has no '
+                f'{self.ann_file}: split {split!r} requested, but the file has no '
                 '"split" dict (expected dict(split=dict(NAME=[frame_dir, ...]), '
                 'annotations=[...])); set split=None to use every annotation')
-        if self.split not in splits:
+        if split not in splits:
             available = ', '.join(repr(k) for k in sorted(map(str, splits))) or 'none'
-            raise AnnotationError(f'{self.ann_file}: split {self.split!r} is not in the '
+            raise AnnotationError(f'{self.ann_file}: split {split!r} is not in the '
                                   f'file; its splits are: {available}')
-        names = splits[self.split]
+        names = splits[split]
         if not isinstance(names, (list, tuple)) or not names:
             sizes = ', '.join(f'{k!r} ({len(v) if isinstance(v, (list, tuple)) else "?"})'
                               for k, v in splits.items())
-            raise AnnotationError(f'{self.ann_file}: split {self.split!r} is empty (expected '
+            raise AnnotationError(f'{self.ann_file}: split {split!r} is empty (expected '
                                   f'a non-empty list of frame_dir); the splits are: {sizes}')
         wanted = set(n for n in names if isinstance(n, str))
         chosen = [(i, a) for i, a in enumerate(annotations)
@@ -239,9 +270,13 @@ class SkeletonPoseDataset(PoseDataset):
         return hints
 
     def _check(self, annotations: List[dict], positions: List[int],
-               names: Optional[Sequence[str]]) -> None:
+               names: Optional[Sequence[str]], split=_OWN_SPLIT) -> None:
+        """Raise one :class:`AnnotationError` listing the problems of ``annotations`` (the
+        samples of ``split``, at ``positions`` in the file; ``names`` its frame_dirs or
+        None), if any."""
+        split = self.split if split is self._OWN_SPLIT else split
         data = annotations if names is None else \
-            dict(split={self.split: names}, annotations=annotations)
+            dict(split={split: names}, annotations=annotations)
         problems = validate_annotations(data, self.ann_file, num_classes=self.num_classes,
                                         num_joints=self.num_joints,
                                         max_persons=MAX_PERSONS, positions=positions)
@@ -258,12 +293,22 @@ class SkeletonPoseDataset(PoseDataset):
             return
         lines = [problems[0]]
         if len(problems) > 1:
-            lines.append(f'{len(problems)} problems in {self._where()}, the first '
+            lines.append(f'{len(problems)} problems in {self._where(split)}, the first '
                          f'{min(len(problems), _SHOWN)}:')
             lines += [f'  {p}' for p in problems[:_SHOWN]]
         lines += [f'hint: {h}' for h in self._repair_hint(annotations)]
         lines.append(f'Check the whole file with: python {CHECKER} {self.ann_file}')
         raise AnnotationError('\n'.join(lines))
+
+    def _with_prefix(self, annotations: List[dict]) -> List[dict]:
+        """PoseDataset's ``data_prefix=dict(video=...)`` handling, unchanged: the prefix
+        joined in front of ``filename`` and ``frame_dir`` (in place)."""
+        if 'video' in self.data_prefix:
+            for item in annotations:
+                for key in ('filename', 'frame_dir'):
+                    if key in item:
+                        item[key] = osp.join(self.data_prefix['video'], item[key])
+        return annotations
 
     def load_data_list(self) -> List[Dict]:
         """Load, select the split, repair (if enabled), validate.
@@ -271,26 +316,11 @@ class SkeletonPoseDataset(PoseDataset):
         Returns:
             the split's annotations, each a dict with ``keypoint`` ``(M, T, V, C)``.
         """
-        if not str(self.ann_file).endswith('.pkl'):
-            raise AnnotationError(f'{self.ann_file}: expected a .pkl annotation file')
-        if not osp.isfile(self.ann_file):
-            raise AnnotationError(f'{self.ann_file}: no such annotation file')
-        try:
-            data = mmengine.load(self.ann_file)
-        except Exception as error:  # truncated / not a pickle: say which file
-            raise AnnotationError(f'{self.ann_file}: cannot be read as a pickle: '
-                                  f'{type(error).__name__}: {error}') from error
-        annotations, positions, names = self._select(data)
+        annotations, positions, names = self._select(self._read(), self.split)
         if self.repair:
             self._repair(annotations)
         self._check(annotations, positions, names)
-
-        if 'video' in self.data_prefix:  # PoseDataset's prefix handling, unchanged
-            for item in annotations:
-                for key in ('filename', 'frame_dir'):
-                    if key in item:
-                        item[key] = osp.join(self.data_prefix['video'], item[key])
-        return annotations
+        return self._with_prefix(annotations)
 
     # ---------------------------------------------------------------- one sample
     def prepare_data(self, idx: int):
