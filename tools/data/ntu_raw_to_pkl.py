@@ -46,12 +46,18 @@ import os
 import os.path as osp
 import re
 import sys
+from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-import numpy as np
+from skeleton_io import atomic_pickle_dump, convert_all
 
-from skeleton_io import (NUM_JOINTS, NTUSequence, SkeletonFormatError, atomic_pickle_dump,
-                         convert_all, read_ntu_skeleton)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from gfp_mmaction.datasets.raw_skeletons import (  # noqa: E402
+    SkeletonFormatError, denoise_ntu, read_ntu_skeleton)
+# The denoising rule (steps 1-6 above) lives in the package, shared with tools/inference.py;
+# its helpers stay reachable under the names this module has always had.
+from gfp_mmaction.datasets.raw_skeletons import motion_energy  # noqa: E402,F401
+from gfp_mmaction.datasets.raw_skeletons import spread_noisy as _spread_noisy  # noqa: E402,F401
 
 NTU60_XSUB_TRAIN_SUBJECTS = (1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34,
                              35, 38)
@@ -60,12 +66,6 @@ NTU120_XSUB_TRAIN_SUBJECTS = NTU60_XSUB_TRAIN_SUBJECTS + (
     45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83, 84, 85, 86,
     89, 91, 92, 93, 94, 95, 97, 98, 100, 103)
 DATASETS = {'ntu60': dict(setups=17, actions=60), 'ntu120': dict(setups=32, actions=120)}
-
-MISSING_JOINT_FRACTION = 0.5   # step 1
-LENGTH_THRESHOLD = 11          # step 2 (SGN noise_len_thres)
-SPREAD_RATIO = 0.8             # step 3 (SGN noise_spr_thres1)
-SPREAD_NOISY_FRACTION = 0.69754  # step 3 (SGN noise_spr_thres2)
-MAX_ACTORS = 2
 
 _NAME = re.compile(r'^S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})$')
 
@@ -98,89 +98,10 @@ def ntu_splits(names: Sequence[str], dataset: str) -> Dict[str, List[str]]:
     return split
 
 
-def _spread_noisy(joints: np.ndarray) -> np.ndarray:
-    """``(n, 25, 3)`` -> ``(n,)`` bool: x-extent > SPREAD_RATIO * y-extent."""
-    extent = joints.max(axis=1) - joints.min(axis=1)  # (n, 3)
-    return extent[:, 0] > SPREAD_RATIO * extent[:, 1]
-
-
-def motion_energy(joints: np.ndarray) -> float:
-    """Sum over joints and xyz of the variance over time; ``joints`` ``(n, 25, 3)``."""
-    return float(joints.var(axis=0).sum())
-
-
-def denoise(seq: NTUSequence, path: str = '<sequence>') -> Tuple[np.ndarray, Dict[str, int]]:
-    """Apply the module's denoising rule to a parsed file.
-
-    Returns:
-        ``keypoint`` float32 ``(M, T', 25, 3)`` with ``M`` in {1, 2}, actors ordered by
-        motion energy, and counts: ``dropped_length``, ``dropped_spread``,
-        ``dropped_overlap`` (bodies), ``merged`` (bodies joined to an actor's track),
-        ``dropped_frames``.
-
-    Raises:
-        SkeletonFormatError: no body has a recorded frame.
-    """
-    stats = dict(dropped_length=0, dropped_spread=0, dropped_overlap=0, merged=0,
-                 dropped_frames=0)
-    bodies = []  # (frames (n,), joints (n, 25, 3))
-    for body in seq.bodies:  # step 1
-        missing = (body.joints == 0).all(axis=2).mean(axis=1) > MISSING_JOINT_FRACTION
-        if (~missing).any():
-            bodies.append((body.frames[~missing], body.joints[~missing]))
-    if not bodies:
-        raise SkeletonFormatError(
-            f'{path}: no body with recorded joints in any of its {seq.num_frames} frames '
-            '(samples without skeletons belong in --missing-list)')
-
-    long_enough = [b for b in bodies if len(b[0]) > LENGTH_THRESHOLD]  # step 2
-    if not long_enough:
-        long_enough = [max(bodies, key=lambda b: len(b[0]))]
-    stats['dropped_length'] = len(bodies) - len(long_enough)
-    bodies = long_enough
-
-    if len(bodies) > 1:  # step 3
-        noisy = [_spread_noisy(j).mean() for _, j in bodies]
-        kept = [b for b, r in zip(bodies, noisy) if r < SPREAD_NOISY_FRACTION]
-        if not kept:
-            kept = [bodies[int(np.argmin(noisy))]]
-        stats['dropped_spread'] = len(bodies) - len(kept)
-        bodies = kept
-
-    # Step 4; a stable sort keeps first appearance as the tie-break.
-    bodies = sorted(bodies, key=lambda b: -motion_energy(b[1]))
-    tracks: List[List[int]] = []  # per actor: [first frame, last frame]
-    placed: List[List[Tuple[np.ndarray, np.ndarray]]] = []
-    for frames, joints in bodies:  # step 5
-        lo, hi = int(frames[0]), int(frames[-1])
-        for a, (t_lo, t_hi) in enumerate(tracks):
-            if hi < t_lo or lo > t_hi:
-                tracks[a] = [min(lo, t_lo), max(hi, t_hi)]
-                placed[a].append((frames, joints))
-                stats['merged'] += 1
-                break
-        else:
-            if len(tracks) < MAX_ACTORS:
-                tracks.append([lo, hi])
-                placed.append([(frames, joints)])
-            else:
-                stats['dropped_overlap'] += 1
-
-    keypoint = np.zeros((len(placed), seq.num_frames, NUM_JOINTS, 3), dtype=np.float32)
-    recorded = np.zeros((len(placed), seq.num_frames), dtype=bool)
-    for a, parts in enumerate(placed):
-        for frames, joints in parts:
-            keypoint[a, frames] = joints
-            recorded[a, frames] = True
-    keep = recorded.any(axis=0)  # step 6
-    stats['dropped_frames'] = int((~keep).sum())
-    return np.ascontiguousarray(keypoint[:, keep]), stats
-
-
 def convert_file(item: Tuple[str, int]) -> Tuple[dict, Dict[str, int]]:
     """``(path, label)`` -> ``(annotation, denoising counts)``."""
     path, label = item
-    keypoint, stats = denoise(read_ntu_skeleton(path), path)
+    keypoint, stats = denoise_ntu(read_ntu_skeleton(path), path)
     name = osp.splitext(osp.basename(path))[0]
     anno = dict(frame_dir=name, label=label, total_frames=int(keypoint.shape[1]),
                 keypoint=keypoint)
@@ -205,7 +126,7 @@ def build_ntu_annotations(raw_dir: str, dataset: str, missing: Iterable[str] = (
     Returns:
         ``(data, stats)``: the pickle's content and counts (``files``, ``converted``,
         ``missing_skipped``, ``outside_dataset``, ``bad_skipped`` plus the summed
-        denoising counts of :func:`denoise`).
+        denoising counts of :func:`denoise_ntu`).
     """
     if dataset not in DATASETS:
         raise ValueError(f'dataset must be one of {sorted(DATASETS)}, got {dataset!r}')

@@ -29,12 +29,14 @@ import os
 import os.path as osp
 import re
 import sys
+from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
+from skeleton_io import atomic_pickle_dump, convert_all
 
-from skeleton_io import (SkeletonFormatError, atomic_pickle_dump, convert_all, read_pku_labels,
-                         read_pku_skeleton, read_pku_split)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from gfp_mmaction.datasets.raw_skeletons import (  # noqa: E402
+    SkeletonFormatError, pku_persons, read_pku_labels, read_pku_skeleton, read_pku_split)
 
 NUM_CLASSES = 51
 
@@ -57,14 +59,12 @@ def convert_video(item: Tuple[str, str, str, int, bool]) -> Tuple[str, List[dict
         if len(clip) == 0:
             stats['empty'] += 1
             continue
-        persons = (clip != 0).any(axis=(0, 2, 3))  # (2,)
-        if not persons.any():
+        keypoint = pku_persons(clip)  # (M, T, 25, 3)
+        if len(keypoint) == 0:
             stats['all_zero'] += 1
             continue
-        keypoint = clip.transpose(1, 0, 2, 3)[persons].astype(np.float32)  # (M, T, 25, 3)
         clips.append(dict(frame_dir=f'{video}_{k}', label=inst.action - 1,
-                          total_frames=int(keypoint.shape[1]),
-                          keypoint=np.ascontiguousarray(keypoint)))
+                          total_frames=int(keypoint.shape[1]), keypoint=keypoint))
     return video, clips, stats
 
 

@@ -203,8 +203,12 @@ def load_encoder_state(encoder: nn.Module, checkpoint: str, prefix: Optional[str
         roots = sorted({key.split('.')[0] + '.' for key in state})
         raise ValueError(
             f'{where} holds no weights under the prefix. Its keys start with {roots[:8]}, '
-            f'e.g. {sorted(state)[:3]}. A GFP / MAMP pre-training checkpoint keeps the '
-            "encoder under 'backbone.'; set init_cfg.prefix to the encoder's prefix.")
+            f'e.g. {sorted(state)[:3]}. This project\'s checkpoints (GFP / MAMP pre-training, '
+            "recognizers) keep the encoder under 'backbone.'. A checkpoint of the official "
+            "MAMP code (weights under 'model', named 'joints_embed.*', 'temp_embed', "
+            "'blocks.*') loads under no prefix: convert it first with "
+            '`python tools/model_converters/mamp_to_gfp.py MAMP_CHECKPOINT OUT.pth` and '
+            'point init_cfg.checkpoint at OUT.pth.')
     expected = encoder.state_dict()
     missing = [key for key in expected if key not in found]
     unexpected = [key for key in found if key not in expected]
