@@ -1,4 +1,5 @@
 from . import transforms  # noqa: F401
+from .per_sample_reference import per_sample_config, per_sample_pipeline
 from .retrieval import RetrievalPoseDataset
 from .semi_supervised import LabelledSubsetHook, SemiSupervisedPoseDataset
 from .skeleton_dataset import AnnotationError, SkeletonPoseDataset
@@ -8,5 +9,5 @@ from .synthetic_ntu import generate_synthetic_ntu, write_synthetic_ntu
 __all__ = [
     'generate_synthetic_ntu', 'write_synthetic_ntu', 'RetrievalPoseDataset',
     'LabelledSubsetHook', 'SemiSupervisedPoseDataset', 'AnnotationError', 'SkeletonPoseDataset',
-    'SkeletonClipDataset', 'skeleton_clip_collate'
+    'SkeletonClipDataset', 'skeleton_clip_collate', 'per_sample_config', 'per_sample_pipeline'
 ]

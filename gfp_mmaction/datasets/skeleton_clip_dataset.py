@@ -14,6 +14,7 @@ from mmengine.registry import FUNCTIONS
 from mmengine.logging import print_log
 from torch.utils.data import get_worker_info
 
+from ..utils.skeleton_math import first_presence, valid_frames
 from .skeleton_dataset import AnnotationError, SkeletonPoseDataset
 
 __all__ = ['SkeletonClipDataset', 'skeleton_clip_collate']
@@ -32,9 +33,16 @@ class SkeletonClipDataset(SkeletonPoseDataset):
     zero-padded to ``num_person`` persons and to the longest clip of the split
     (``max_frames``), so its shape never changes:
 
-    ``dict(keypoint=(B, num_person, max_frames, V, C) float32, total_frames=(B,) int64,
-    num_persons=(B,) int64, index=(B,) int64)``
+    ``dict(keypoint=(B, num_person, max_frames, V, C) float32, present=(B, num_person,
+    max_frames) bool, valid_frames=(B,), first_person=(B,), first_frame=(B,),
+    num_persons=(B,), index=(B,))``, the last five int64.
 
+    Four of them describe the raw clip, computed once at load with the shared math of
+    :mod:`gfp_mmaction.utils.skeleton_math` (so the device never scans the padding):
+    ``present`` (a person-frame with any non-zero joint),
+    ``valid_frames`` (up to the last frame with a non-zero joint, at most
+    ``total_frames``) and where the centring origin lies (``first_person``,
+    ``first_frame``: :func:`~gfp_mmaction.utils.skeleton_math.first_presence`).
     ``index`` is the dataset index, which the preprocessor's random draws are keyed on.
     Batches are made by ``__getitems__`` in the data-loader worker; use
     ``collate_fn=dict(type='skeleton_clip_collate')``.
@@ -97,14 +105,27 @@ class SkeletonClipDataset(SkeletonPoseDataset):
         self.offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         self.shapes = shapes  # (N, 4): M_i, T_i, V, C
         self.frames = shapes[:, 1]
-        self.total_frames = np.array(
-            [min(int(a.get('total_frames', s[1])), int(s[1])) for a, s in zip(annotations, shapes)],
-            dtype=np.int64)
+        self.valid_frames = np.empty(len(annotations), dtype=np.int64)
+        self.first_person = np.empty(len(annotations), dtype=np.int64)
+        self.first_frame = np.empty(len(annotations), dtype=np.int64)
+        for i, anno in enumerate(annotations):
+            clip = anno['keypoint'][None]
+            total = int(anno.get('total_frames', clip.shape[2]))
+            self.valid_frames[i] = min(int(valid_frames(clip)[0]), total)
+            person, frame = first_presence(clip)
+            self.first_person[i], self.first_frame[i] = person[0], frame[0]
         self.max_frames = int(self.frames.max())
         self.point_shape = tuple(int(d) for d in shapes[0, 2:])  # (V, C)
         self.keypoints = np.empty(int(sizes.sum()), dtype=np.float32)
-        for anno, offset, size in zip(annotations, self.offsets, sizes):
-            self.keypoints[offset:offset + size] = anno.pop('keypoint').ravel()
+        self.present_offsets = np.concatenate(
+            [[0], np.cumsum(shapes[:, 0] * shapes[:, 1])[:-1]]).astype(np.int64)
+        self.presence = np.empty(int((shapes[:, 0] * shapes[:, 1]).sum()), dtype=bool)
+        for anno, offset, size, p_offset in zip(annotations, self.offsets, sizes,
+                                                self.present_offsets):
+            keypoint = anno.pop('keypoint')
+            self.keypoints[offset:offset + size] = keypoint.ravel()
+            present = keypoint.reshape(*keypoint.shape[:2], -1).any(-1).ravel()
+            self.presence[p_offset:p_offset + present.size] = present
             anno.pop('keypoint_score', None)
         self.store = None
         if self.device is not None:
@@ -115,12 +136,16 @@ class SkeletonClipDataset(SkeletonPoseDataset):
         n = len(self.offsets)
         self.store = torch.zeros((n, self.num_person, self.max_frames, *self.point_shape),
                                  dtype=self.store_dtype, device=self.device)
+        self.store_present = torch.zeros(self.store.shape[:3], dtype=torch.bool,
+                                         device=self.device)
         for begin in range(0, n, _CHUNK):
-            index = np.arange(begin, min(begin + _CHUNK, n))
-            self.store[begin:begin + len(index)] = torch.from_numpy(
-                self._pad(index)).to(self.device, self.store_dtype)
-        self._device_frames = torch.from_numpy(self.total_frames).to(self.device)
-        self._device_persons = torch.from_numpy(self.shapes[:, 0].copy()).to(self.device)
+            clips, present = self._pad(np.arange(begin, min(begin + _CHUNK, n)))
+            self.store[begin:begin + len(clips)] = torch.from_numpy(clips).to(
+                self.device, self.store_dtype)
+            self.store_present[begin:begin + len(clips)] = torch.from_numpy(present).to(
+                self.device)
+        self._device_fields = {key: torch.from_numpy(value).to(self.device)
+                               for key, value in self._fields().items()}
         print_log(f'SkeletonClipDataset: {n} clips of {self._where()} resident on '
                   f'{self.device} ({self.store_bytes / 2 ** 20:.1f} MiB, {self.store_dtype})',
                   logger='current')
@@ -129,8 +154,8 @@ class SkeletonClipDataset(SkeletonPoseDataset):
     def store_bytes(self) -> int:
         """Bytes of the clips: the device store, or the host's packed keypoints."""
         if self.store is not None:
-            return self.store.numel() * self.store.element_size()
-        return self.keypoints.nbytes
+            return self.store.numel() * self.store.element_size() + self.store_present.numel()
+        return self.keypoints.nbytes + self.presence.nbytes
 
     # ----------------------------------------------------------------- batches
     def clip(self, idx: int) -> np.ndarray:
@@ -139,13 +164,19 @@ class SkeletonClipDataset(SkeletonPoseDataset):
         return self.keypoints[self.offsets[idx]:self.offsets[idx] + size].reshape(
             self.shapes[idx])
 
-    def _pad(self, indices) -> np.ndarray:
+    def _pad(self, indices) -> tuple:
+        """Clips ``indices`` zero-padded, ``(B, num_person, max_frames, V, C)``, and their
+        presence ``(B, num_person, max_frames)``."""
         out = np.zeros((len(indices), self.num_person, self.max_frames, *self.point_shape),
                        dtype=np.float32)
+        present = np.zeros(out.shape[:3], dtype=bool)
         for b, idx in enumerate(indices):
             clip = self.clip(idx)
-            out[b, :clip.shape[0], :clip.shape[1]] = clip
-        return out
+            m, t = clip.shape[:2]
+            out[b, :m, :t] = clip
+            present[b, :m, :t] = self.presence[
+                self.present_offsets[idx]:self.present_offsets[idx] + m * t].reshape(m, t)
+        return out, present
 
     def __getitems__(self, indices: Sequence[int]) -> Dict[str, torch.Tensor]:
         """One batch of clips, see the class docstring."""
@@ -156,14 +187,19 @@ class SkeletonClipDataset(SkeletonPoseDataset):
                     f'(device={self.device}) is read in the main process: set the '
                     'dataloader\'s num_workers=0, persistent_workers=False and pin_memory=False')
             index = torch.as_tensor(indices, dtype=torch.int64, device=self.device)
-            return dict(keypoint=self.store[index].float(),
-                        total_frames=self._device_frames[index],
-                        num_persons=self._device_persons[index], index=index)
+            batch = {key: value[index] for key, value in self._device_fields.items()}
+            return dict(keypoint=self.store[index].float(), present=self.store_present[index],
+                        **batch, index=index)
         indices = np.asarray(indices, dtype=np.int64)
-        return dict(keypoint=torch.from_numpy(self._pad(indices)),
-                    total_frames=torch.from_numpy(self.total_frames[indices]),
-                    num_persons=torch.from_numpy(self.shapes[indices, 0]),
-                    index=torch.from_numpy(indices))
+        batch = {key: torch.from_numpy(value[indices]) for key, value in self._fields().items()}
+        clips, present = self._pad(indices)
+        return dict(keypoint=torch.from_numpy(clips), present=torch.from_numpy(present),
+                    **batch, index=torch.from_numpy(indices))
+
+    def _fields(self) -> Dict[str, np.ndarray]:
+        """The per-clip integers a batch carries besides the keypoints and index."""
+        return dict(valid_frames=self.valid_frames, first_person=self.first_person,
+                    first_frame=self.first_frame, num_persons=self.shapes[:, 0].copy())
 
     def __getitem__(self, idx: int) -> Dict[str, torch.Tensor]:
         """Clip ``idx`` as a batch of one (``skeleton_clip_collate`` concatenates)."""

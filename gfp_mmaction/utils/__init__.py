@@ -1,8 +1,9 @@
 from .atomic_io import atomic_write
-from .config_checks import MissingDataError, check_annotation_files, missing_annotation_files
+from .config_checks import (MissingDataError, check_annotation_files, missing_annotation_files,
+                            model_config)
 from .skeleton_math import frame_motion, patchify, temporal_avg_pool, token_motion_magnitude
 
 __all__ = [
-    'atomic_write', 'MissingDataError', 'check_annotation_files', 'missing_annotation_files', 'frame_motion',
+    'atomic_write', 'MissingDataError', 'check_annotation_files', 'missing_annotation_files', 'model_config', 'frame_motion',
     'patchify', 'temporal_avg_pool', 'token_motion_magnitude'
 ]

@@ -1,9 +1,10 @@
 """Checks on a loaded config that must fail before a runner is built."""
+import copy
 import os.path as osp
 from typing import List, Tuple
 
 __all__ = ['missing_annotation_files', 'MissingDataError', 'check_annotation_files',
-           'iter_dataset_cfgs']
+           'iter_dataset_cfgs', 'model_config']
 
 _DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 DATA_DOC = 'docs/data_preparation.md (README section "Preparing the datasets")'
@@ -22,6 +23,16 @@ def iter_dataset_cfgs(dataset_cfg):
         inner = dataset_cfg.get(key)
         for item in (inner if isinstance(inner, (list, tuple)) else [inner]):
             yield from iter_dataset_cfgs(item)
+
+
+def model_config(cfg) -> dict:
+    """``cfg.model`` with the config's top-level ``data_preprocessor`` in it, as MMEngine's
+    ``Runner`` builds the model (the pre-training configs keep the batched preprocessor at
+    the top level, next to the data it works on)."""
+    model = copy.deepcopy(cfg.model)
+    if cfg.get('data_preprocessor') is not None and 'data_preprocessor' not in model:
+        model['data_preprocessor'] = copy.deepcopy(cfg.data_preprocessor)
+    return model
 
 
 def missing_annotation_files(cfg) -> List[Tuple[str, str]]:

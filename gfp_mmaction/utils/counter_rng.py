@@ -7,7 +7,8 @@ whether the workers were restarted by a resume. Here a draw is instead a hash of
 ``(seed, epoch, sample index, counter)``, so a sample gets the same augmentation in
 every process layout, and a resumed run continues exactly.
 
-The hash is Chris Wellons' ``lowbias32`` finaliser applied twice, on 32-bit values held
+The hash is Chris Wellons' ``lowbias32`` finaliser (chained over the key's parts, once
+per draw), on 32-bit values held
 in int64 (``_mul32`` keeps every product below ``2 ** 63``), so that numpy and torch, CPU
 and CUDA, eager and compiled code give bit-identical integers.
 """
@@ -65,7 +66,8 @@ def uniform(keys, counters, dtype=None):
     Returns:
         ``(B, n)`` of ``dtype``.
     """
-    x = _mix32(_mix32(keys[:, None] ^ _mul32(counters[None, :], _GOLDEN)) ^ 0x5BD1E995)
+    # keys are already mixed: one round per draw separates the counters of a key.
+    x = _mix32(keys[:, None] ^ _mul32(counters[None, :], _GOLDEN))
     single = dtype in (np.float32, torch.float32)
     if isinstance(x, np.ndarray):
         if single:

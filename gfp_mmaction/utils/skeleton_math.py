@@ -20,7 +20,7 @@ import torch
 
 __all__ = [
     'patchify', 'frame_motion', 'token_motion_magnitude', 'temporal_avg_pool',
-    'valid_frames', 'centre_on_first_frame', 'crop_window', 'linear_resample_coords',
+    'valid_frames', 'first_presence', 'centre_on_first_frame', 'crop_window', 'linear_resample_coords',
     'rotation_matrix', 'motion_aware_log_prob', 'gumbel'
 ]
 
@@ -96,12 +96,12 @@ def token_motion_magnitude(patches):
     Returns:
         ``(..., T_e, V)``.
     """
-    delta = patches * 0
-    delta[..., 1:, :, :] = abs(patches[..., 1:, :, :] - patches[..., :-1, :, :])
-    delta[..., 0, :, :] = delta[..., 1, :, :]
+    delta = abs(patches[..., 1:, :, :] - patches[..., :-1, :, :])
+    delta = delta.mean(axis=-1) if _is_numpy(delta) else delta.mean(dim=-1)  # (..., T_e - 1, V)
+    first = delta[..., :1, :]
     if _is_numpy(delta):
-        return delta.mean(axis=-1)
-    return delta.mean(dim=-1)
+        return np.concatenate([first, delta], axis=-2)
+    return torch.cat([first, delta], dim=-2)
 
 
 def temporal_avg_pool(x, kernel: int):
@@ -138,13 +138,35 @@ def valid_frames(keypoint):
     return _amax(_xp(keypoint).where(nonzero, frame_no, 0), -1)
 
 
+def first_presence(keypoint):
+    """Where each clip's centring origin lies: the first person that is present anywhere
+    (person 0 unless it is empty throughout) and that person's first present frame.
+
+    Args:
+        keypoint: ``(B, M, T, V, C)``; a (person, frame) is present when any of its
+            values is non-zero.
+
+    Returns:
+        ``(person, frame)``, each ``(B,)`` integers (0 for an all-zero clip).
+    """
+    xp = _xp(keypoint)
+    M, T = keypoint.shape[1:3]
+    present = _any(keypoint != 0, (3, 4))  # (B, M, T)
+    person_present = _any(present, 2)  # (B, M)
+    # The first True along an axis: the largest of -position over the True entries.
+    person = -_amax(xp.where(person_present, -xp.arange(M), -M), -1)
+    person = xp.where(person == M, 0, person)
+    first_present = present[xp.arange(keypoint.shape[0]), person]  # (B, T)
+    frame = -_amax(xp.where(first_present, -xp.arange(T), -T), -1)
+    return person, xp.where(frame == T, 0, frame)
+
+
 def centre_on_first_frame(keypoint, joint: int):
     """Translate every clip so that one joint of its first frame is the origin (SGN / MAMP).
 
-    The origin is joint ``joint`` of the first person that is present anywhere (person 0
-    unless it is empty throughout), in the first frame where that person is present. It
-    is subtracted from every person and frame; every (person, frame) that was entirely
-    zero (a missing body, padding) stays exactly zero.
+    The origin is joint ``joint`` at :func:`first_presence`. It is subtracted from every
+    person and frame; every (person, frame) that was entirely zero (a missing body,
+    padding) stays exactly zero.
 
     Args:
         keypoint: ``(B, M, T, V, C)`` float.
@@ -154,16 +176,9 @@ def centre_on_first_frame(keypoint, joint: int):
         ``(B, M, T, V, C)``, same dtype. An all-zero clip is returned unchanged.
     """
     xp = _xp(keypoint)
-    B, M, T = keypoint.shape[:3]
+    person, frame = first_presence(keypoint)
+    origin = keypoint[xp.arange(keypoint.shape[0]), person, frame, joint]  # (B, C)
     present = _any(keypoint != 0, (3, 4))  # (B, M, T)
-    person_present = _any(present, 2)  # (B, M)
-    person = _amax(xp.where(person_present, -xp.arange(M), -M), -1) * -1  # first present
-    person = xp.where(person == M, 0, person)
-    batch = xp.arange(B)
-    first_present = present[batch, person]  # (B, T)
-    first = _amax(xp.where(first_present, -xp.arange(T), -T), -1) * -1
-    first = xp.where(first == T, 0, first)
-    origin = keypoint[batch, person, first, joint]  # (B, C)
     centred = keypoint - origin[:, None, None, None, :]
     return xp.where(present[..., None, None], centred, keypoint * 0)
 

@@ -42,8 +42,8 @@ and the operator (kernel) launches per step.
 Learning-rate schedules are not stepped (they do not change the cost of a step).
 """
 import argparse
-import contextlib
 import copy
+import json
 import math
 import os
 import os.path as osp
@@ -71,7 +71,8 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import gfp_mmaction  # noqa: E402,F401  (stack fixes and registration before any build)
-from gfp_mmaction.datasets import generate_synthetic_ntu  # noqa: E402
+from gfp_mmaction.datasets import generate_synthetic_ntu, per_sample_config  # noqa: E402
+from gfp_mmaction.utils import atomic_write, model_config  # noqa: E402
 from get_flops import config_mask_ratio, measure  # noqa: E402
 from mmaction.registry import DATASETS, MODELS  # noqa: E402
 
@@ -169,61 +170,21 @@ def annotation_file(num_clips: int, max_frames: int, seed: int, cache_dir: str,
 
 
 # --------------------------------------------------------------------------- set-up
-class CPUAutocastOptimWrapper(OptimWrapper):
-    """``OptimWrapper`` whose step runs under CPU bf16 autocast.
-
-    MMEngine's ``AmpOptimWrapper`` only runs on accelerators; this lets ``--amp`` exercise
-    the same bf16 path on a CPU. bf16 has fp32's exponent range: no loss scaling.
-    """
-
-    @contextlib.contextmanager
-    def optim_context(self, model: torch.nn.Module):
-        with super().optim_context(model), torch.autocast('cpu', dtype=torch.bfloat16):
-            yield
-
-
-def make_optim_wrapper(model: torch.nn.Module, optim_cfg: dict, amp: bool,
-                       device: torch.device) -> OptimWrapper:
-    """The config's optimizer wrapper; with ``amp``, bf16 autocast without loss scaling.
-
-    On CUDA: MMEngine's ``AmpOptimWrapper(dtype='bfloat16')`` with its ``GradScaler``
-    disabled: bf16 needs no loss scaling, and the scaler's inf check reads the device
-    (``.item()``) every step.
-    """
+def make_optim_wrapper(model: torch.nn.Module, optim_cfg: dict, amp: bool) -> OptimWrapper:
+    """The config's optimizer wrapper; with ``amp``, what ``tools/train.py --amp`` uses:
+    bf16 autocast without a loss scaler (``AutocastOptimWrapper``, CUDA or CPU)."""
     optim_cfg = copy.deepcopy(optim_cfg)
     wrapper_type = optim_cfg.get('type', 'OptimWrapper')
-    if amp and wrapper_type not in ('OptimWrapper', 'AmpOptimWrapper'):
-        raise ValueError(f'--amp needs an OptimWrapper or AmpOptimWrapper, the config has '
-                         f'{wrapper_type}')
-    if amp and device.type == 'cuda':
-        optim_cfg.update(type='AmpOptimWrapper', dtype='bfloat16',
-                         loss_scale=dict(enabled=False))
-        return build_optim_wrapper(model, optim_cfg)
-    if amp:  # CPU: the same optimizer, stepped under CPU autocast
-        optim_cfg.update(type='OptimWrapper')
-        for key in ('dtype', 'loss_scale'):
-            optim_cfg.pop(key, None)
-        built = build_optim_wrapper(model, optim_cfg)
-        kwargs = {k: v for k, v in optim_cfg.items()
-                  if k not in ('type', 'optimizer', 'paramwise_cfg', 'constructor')}
-        return CPUAutocastOptimWrapper(optimizer=built.optimizer, **kwargs)
+    if amp and wrapper_type not in ('OptimWrapper', 'AutocastOptimWrapper'):
+        raise ValueError(f'--amp needs an OptimWrapper or AutocastOptimWrapper, the config '
+                         f'has {wrapper_type}')
+    if amp:
+        optim_cfg.pop('loss_scale', None)
+        optim_cfg.update(type='AutocastOptimWrapper', dtype='bfloat16')
+    optimizer = optim_cfg.get('optimizer', {})
+    if next(model.parameters()).is_cuda and optimizer.get('type') in ('Adam', 'AdamW'):
+        optimizer.setdefault('fused', True)  # as tools/train.py does on CUDA
     return build_optim_wrapper(model, optim_cfg)
-
-
-def compile_model(model: torch.nn.Module) -> None:
-    """``torch.compile`` the tensor work of a GFP / MAMP model, in place: the encoder's
-    pre-training path, the decoder, the target generator (GFP) and the loss head.
-
-    The host-side parts stay eager: the data preprocessor, the stacking of the per-sample
-    numpy token masks and the optimizer step. Compiling the whole ``train_step``, as
-    MMEngine's ``cfg.compile = True`` does, fails: Dynamo traces the data samples' numpy
-    ``token_mask`` as a tensor and the preprocessor's ``.to()`` then breaks on it.
-    """
-    model.backbone.forward_visible = torch.compile(model.backbone.forward_visible)
-    model.neck.compile()
-    if hasattr(model, 'target_generator'):
-        model.target_generator.compile()
-    model.head.loss = torch.compile(model.head.loss)
 
 
 def load_config(path: str, cfg_options: Optional[dict]) -> Config:
@@ -263,17 +224,16 @@ class Subject:
         self.name, self.cfg, self.device, self.mode = name, cfg, device, args.mode
         init_default_scope(cfg.get('default_scope', 'mmaction'))
         set_random_seed(args.seed)
-        model = MODELS.build(cfg.model)
+        model = MODELS.build(model_config(cfg))
         if not hasattr(model, 'backbone') or not hasattr(model.backbone, 'forward_visible'):
             raise TypeError(f'{name}: {type(model).__name__} is not a masked skeleton '
                             'pre-training model (GFP or MAMP)')
         # FLOPs on the CPU before the model moves: get_flops.measure feeds CPU tensors.
         self.gflops = measure(model, 2, config_mask_ratio(cfg))['total']
         self.model = model.to(device).train()
-        self.optim_wrapper = make_optim_wrapper(self.model, cfg.optim_wrapper, args.amp,
-                                                device)
-        if args.compile:
-            compile_model(self.model)
+        self.optim_wrapper = make_optim_wrapper(self.model, cfg.optim_wrapper, args.amp)
+        if args.compile:  # as MMEngine's runner does with cfg.compile (tools/train.py --compile)
+            self.model.train_step = torch.compile(self.model.train_step)
 
         loader_cfg = copy.deepcopy(cfg.train_dataloader)
         loader_cfg.batch_size = self.batch_size = args.batch_size or loader_cfg.batch_size
@@ -282,17 +242,22 @@ class Subject:
             dataset = DATASETS.build(loader_cfg.dataset)
             samples = [dataset[i % len(dataset)] for i in range(self.batch_size)]
             batch = config_collate(cfg)(samples)
-            batch['inputs'] = [x.to(device) for x in batch['inputs']]
-            self.batches = repeat(batch)
+            self.batches = repeat(self.model.data_preprocessor.cast_data(batch))
             self.workers = 0
         else:
             if args.num_workers is not None:
                 loader_cfg.num_workers = args.num_workers
+            if args.resident:
+                if loader_cfg.dataset.get('type') != 'SkeletonClipDataset':
+                    raise ValueError(f'{name}: --resident needs the batched path '
+                                     '(SkeletonClipDataset)')
+                loader_cfg.dataset.device = str(device)
+                loader_cfg.num_workers = 0
             self.workers = loader_cfg.get('num_workers', 0)
             if self.workers == 0:
                 loader_cfg.persistent_workers = False  # DataLoader refuses it without workers
                 loader_cfg.pop('prefetch_factor', None)
-            if device.type != 'cuda':
+            if device.type != 'cuda' or args.resident:
                 loader_cfg.pin_memory = False  # pinned memory only speeds copies to a GPU
             # Full batches only: a ragged last batch would recompile a compiled step.
             loader_cfg.drop_last = True
@@ -303,6 +268,9 @@ class Subject:
             self.prefetch = (loader_cfg.get('prefetch_factor') or 2) if self.workers else 0
             self.batches = forever(self.loader)
         self.samples, self.seconds, self.peak_bytes, self.last_loss = 0, 0.0, 0, math.nan
+        self.host_seconds = 0.0  # CPU time of this process and its workers, timed part
+        dataset = getattr(getattr(self, 'loader', None), 'dataset', None)
+        self.store_mib = getattr(dataset, 'store_bytes', 0) / 2 ** 20
 
     def step(self) -> Optional[Dict[str, torch.Tensor]]:
         data = next(self.batches)
@@ -320,12 +288,13 @@ class Subject:
             self.step()
             bar.update()
         sync(self.device)
-        start = time.perf_counter()
+        start, host_start = time.perf_counter(), host_cpu_seconds()
         for _ in range(iters):
             outputs = self.step()
             bar.update()
         sync(self.device)
         self.seconds += time.perf_counter() - start
+        self.host_seconds += host_cpu_seconds() - host_start
         bar.close()
         self.samples += iters * self.batch_size
         if self.device.type == 'cuda':
@@ -339,6 +308,48 @@ class Subject:
     @property
     def throughput(self) -> float:
         return self.samples / self.seconds
+
+    @property
+    def host_us_per_sample(self) -> float:
+        return 1e6 * self.host_seconds / self.samples
+
+    def record(self, args) -> dict:
+        """The figures as one ``--out`` record."""
+        tflops = 3 * self.gflops * self.throughput / 1e3 if self.mode != 'data' else None
+        return dict(config=self.name, mode=self.mode, device=device_name(self.device),
+                    batch_size=self.batch_size, amp='bf16' if args.amp else None,
+                    compile=bool(args.compile), workers=self.workers,
+                    resident=bool(args.resident), samples_per_s=self.throughput,
+                    host_us_per_sample=self.host_us_per_sample,
+                    peak_mem_mib=self.peak_bytes / 2 ** 20 if self.device.type == 'cuda'
+                    else None, store_mib=self.store_mib or None, train_tflops=tflops,
+                    fwd_gflops_per_sample=self.gflops,
+                    last_loss=None if math.isnan(self.last_loss) else self.last_loss)
+
+
+def host_cpu_seconds() -> float:
+    """CPU seconds used so far by this process (all threads) and its live children (the
+    DataLoader workers), read from ``/proc`` where there is one."""
+    total = time.process_time()
+    tick = os.sysconf('SC_CLK_TCK') if hasattr(os, 'sysconf') else 100
+    tasks = f'/proc/{os.getpid()}/task'
+    if not osp.isdir(tasks):
+        return total
+    children = set()
+    for tid in os.listdir(tasks):
+        try:
+            with open(f'{tasks}/{tid}/children') as f:
+                children.update(f.read().split())
+        except OSError:
+            continue
+    for pid in children:
+        try:
+            with open(f'/proc/{pid}/stat') as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
 
 
 # --------------------------------------------------------------------------- profiling
@@ -367,6 +378,8 @@ def profile_data_path(cfg: Config, ann_file: str, num_samples: int,
     dataset_cfg.ann_file = ann_file
     dataset = DATASETS.build(dataset_cfg)
     collate = config_collate(cfg)
+    if hasattr(dataset, '__getitems__'):
+        return profile_batched_data_path(cfg, dataset, collate, num_samples, batch_size)
     transforms = dataset.pipeline.transforms
     names = [type(t).__name__ for t in transforms]
     cost = OrderedDict([('read', 0.0)] + [(n, 0.0) for n in names] + [('collate', 0.0)])
@@ -399,6 +412,37 @@ def profile_data_path(cfg: Config, ann_file: str, num_samples: int,
     return cost
 
 
+def profile_batched_data_path(cfg: Config, dataset, collate, num_samples: int,
+                              batch_size: int) -> OrderedDict:
+    """Seconds per sample of each stage of the batched path: the worker's batch
+    (``__getitems__``), the collate, and the data preprocessor run on the CPU (on a GPU
+    it runs on the device), then the transfer through a one-worker ``DataLoader``."""
+    np.random.seed(0)
+    order = np.random.permutation(max(len(dataset), num_samples))[:num_samples] % len(dataset)
+    batches = [order[i:i + batch_size] for i in range(0, num_samples, batch_size)]
+    preprocessor = MODELS.build(cfg.data_preprocessor)
+    cost = OrderedDict([('batch (__getitems__)', 0.0), ('collate', 0.0),
+                        ('preprocessor on the CPU', 0.0)])
+    for index in tqdm(batches, desc='data path', unit='batch', file=sys.stderr):
+        start = time.perf_counter()
+        batch = dataset.__getitems__(index.tolist())
+        cost['batch (__getitems__)'] += time.perf_counter() - start
+        start = time.perf_counter()
+        batch = collate(batch)
+        cost['collate'] += time.perf_counter() - start
+        start = time.perf_counter()
+        preprocessor(batch, True)
+        cost['preprocessor on the CPU'] += time.perf_counter() - start
+    cost = OrderedDict((k, v / num_samples) for k, v in cost.items())
+    loader = DataLoader(dataset, batch_sampler=batches, num_workers=1, collate_fn=collate)
+    received = iter(loader)
+    next(received)  # worker start-up
+    start = time.perf_counter()
+    count = sum(len(b['inputs']['index']) for b in received)
+    cost['transfer (1 worker)'] = (time.perf_counter() - start) / count
+    return cost
+
+
 def profile_steps(subject: Subject, steps: int) -> str:
     """``torch.profiler`` table of ``steps`` steps and the operator launches per step."""
     from torch.profiler import ProfilerActivity, profile
@@ -425,12 +469,14 @@ def profile_steps(subject: Subject, steps: int) -> str:
 
 
 # --------------------------------------------------------------------------- output
-def machine_line(device: torch.device) -> str:
+def device_name(device: torch.device) -> str:
     if device.type == 'cuda':
-        what = torch.cuda.get_device_name(device)
-    else:
-        what = platform.processor() or platform.machine()
-    return (f'machine: {device.type} ({what}), {os.cpu_count()} CPU cores, '
+        return torch.cuda.get_device_name(device)
+    return f'cpu ({platform.processor() or platform.machine()})'
+
+
+def machine_line(device: torch.device) -> str:
+    return (f'machine: {device_name(device)}, {os.cpu_count()} CPU cores, '
             f'torch {torch.__version__}, {torch.get_num_threads()} intra-op threads')
 
 
@@ -439,15 +485,16 @@ def significant(x: float) -> str:
     return f'{x:.1f}' if x >= 1000 else f'{x:#.4g}'
 
 
-def results_table(subjects: List[Subject]) -> str:
-    header = ['config', 'mode', 'samples/s', 'ms / iter', 'peak MiB',
+def results_table(subjects: List[Subject], compare_reference: bool = False) -> str:
+    header = ['config', 'mode', 'samples/s', 'ms / iter', 'host us / sample', 'peak MiB',
               'fwd GFLOPs / sample', 'train TFLOP/s', 'last loss']
     rows = []
     for s in subjects:
         peak = f'{s.peak_bytes / 2**20:.0f}' if s.device.type == 'cuda' else '-'
         tflops = 3 * s.gflops * s.throughput / 1e3 if s.mode != 'data' else math.nan
         rows.append([s.name, s.mode, significant(s.throughput),
-                     f'{1e3 * s.batch_size / s.throughput:.2f}', peak, f'{s.gflops:.3f}',
+                     f'{1e3 * s.batch_size / s.throughput:.2f}',
+                     f'{s.host_us_per_sample:.1f}', peak, f'{s.gflops:.3f}',
                      '-' if math.isnan(tflops) else f'{tflops:.3f}',
                      '-' if math.isnan(s.last_loss) else f'{s.last_loss:.4f}'])
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
@@ -462,6 +509,9 @@ def results_table(subjects: List[Subject]) -> str:
     if len(subjects) == 2:
         a, b = subjects
         out.append(f'ratio {a.name} / {b.name}: {a.throughput / b.throughput:.2f}x')
+        if compare_reference:
+            out.append(f'host cost ratio reference/batched: '
+                       f'{b.host_us_per_sample / a.host_us_per_sample:.1f}x')
     return '\n'.join(out)
 
 
@@ -488,8 +538,17 @@ def parse_args(argv=None):
     parser.add_argument('--amp', action='store_true',
                         help='bf16 autocast (AmpOptimWrapper on CUDA, no loss scaling)')
     parser.add_argument('--compile', action='store_true',
-                        help='torch.compile the encoder, decoder, target generator and '
-                        'loss head (see compile_model)')
+                        help='torch.compile the training step, as tools/train.py --compile')
+    parser.add_argument('--resident', action='store_true',
+                        help='keep the whole data set on the device (SkeletonClipDataset '
+                        'device=...), no DataLoader workers')
+    parser.add_argument('--compare-reference', action='store_true',
+                        help='with --mode data: alternate the config\'s data path with the '
+                        'per-sample numpy reference path (same settings) and compare their '
+                        'host CPU cost per sample (default workers: 0, so that all of it is '
+                        'in this process)')
+    parser.add_argument('--out', metavar='FILE.json',
+                        help='write every figure as JSON records to this file')
     parser.add_argument('--num-workers', type=int, default=None,
                         help='DataLoader workers (default: the config\'s)')
     parser.add_argument('--num-clips', type=int, default=NTU60_XSUB_TRAIN_CLIPS,
@@ -526,8 +585,13 @@ def parse_args(argv=None):
         args.device = 'cuda' if torch.cuda.is_available() else 'cpu'
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('--device cuda: this torch build sees no CUDA device')
+    if args.compare_reference:
+        if args.vs or args.mode != 'data':
+            parser.error('--compare-reference needs --mode data and no --vs')
+        if args.num_workers is None:
+            args.num_workers = 0
     if args.rounds is None:
-        args.rounds = 2 if args.vs else 1
+        args.rounds = 2 if args.vs or args.compare_reference else 1
     return args
 
 
@@ -544,6 +608,9 @@ def main(argv=None) -> str:
     cfgs = [load_config(args.config, args.cfg_options)]
     if args.vs:
         cfgs.append(load_config(args.vs, args.vs_cfg_options))
+    if args.compare_reference:
+        cfgs.append(per_sample_config(cfgs[0]))
+        names.append(f'{names[0]} (per-sample reference)')
 
     if args.profile_data:
         ann_file = annotation_file(args.num_clips, args.max_frames, args.seed, args.data_cache)
@@ -588,9 +655,25 @@ def main(argv=None) -> str:
     if args.profile_step:
         for s in subjects:
             print(profile_steps(s, args.profile_step), flush=True)
-    table = results_table(subjects)
+    table = results_table(subjects, args.compare_reference)
     print(table, flush=True)
+    if args.out:
+        write_records(args.out, [s.record(args) for s in subjects])
     return header + '\n' + table
+
+
+def write_records(path: str, records: List[dict]) -> None:
+    """Append ``records`` to the JSON list in ``path`` (created if absent), atomically."""
+    existing = []
+    if osp.isfile(path):
+        with open(path) as f:
+            existing = json.load(f)
+        if not isinstance(existing, list):
+            raise ValueError(f'{path}: expected a JSON list of benchmark records')
+    stamp = time.strftime('%Y-%m-%dT%H:%M:%S')
+    command = ' '.join(['python'] + sys.argv)
+    atomic_write(path, json.dumps(existing + [dict(r, time=stamp, command=command)
+                                              for r in records], indent=1) + '\n')
 
 
 if __name__ == '__main__':

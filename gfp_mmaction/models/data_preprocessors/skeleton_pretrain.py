@@ -7,9 +7,8 @@ from mmengine.logging import MessageHub
 from mmengine.model import BaseDataPreprocessor
 
 from ...utils.counter_rng import sample_keys, uniform
-from ...utils.skeleton_math import (centre_on_first_frame, crop_window, gumbel,
-                                    linear_resample_coords, motion_aware_log_prob,
-                                    rotation_matrix, valid_frames)
+from ...utils.skeleton_math import (crop_window, gumbel, linear_resample_coords,
+                                    motion_aware_log_prob, rotation_matrix)
 
 __all__ = ['SkeletonPretrainPreprocessor', 'augmentation_draws']
 
@@ -52,16 +51,21 @@ class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
 
     Takes the raw clips that :class:`~gfp_mmaction.datasets.SkeletonClipDataset` and
     ``skeleton_clip_collate`` make (``inputs`` = dict of ``keypoint`` ``(B, M, T_pad, V, 3)``
-    zero-padded clips, ``total_frames``, ``num_persons`` and ``index``, each ``(B,)``),
+    zero-padded clips, their ``present`` person-frames ``(B, M, T_pad)`` and, each
+    ``(B,)``, ``valid_frames``, ``first_person``,
+    ``first_frame``, ``num_persons`` and ``index``),
     copies them to the device (``non_blocking`` from pinned memory) and runs, per sample,
     exactly what MAMP's per-sample pipeline does (the numpy transforms in
     ``gfp_mmaction/datasets/transforms`` are its reference, tested to agree):
 
     1. person padding: a single actor gets a zero second body (``person_pad='zero'``,
        NTU-60, PKU-MMD) or is duplicated (``'loop'``, NTU-120);
-    2. centring on joint ``centre_joint`` of the first frame;
+    2. centring on joint ``centre_joint`` of the first frame (absent bodies stay zero);
     3. a crop of ``p ~ U(p_interval)`` of the valid frames (at least ``min_frames``),
        linearly resized to ``clip_len`` frames;
+
+    Steps 1-3 read only the ``2 x clip_len`` source frames the resize blends, never the
+    padding: the origin and the valid length come with the batch.
     4. one random 3D rotation, each angle ``~ U(-max_angle, max_angle)``;
     5. token masking: ``'motion_aware'`` (MAMP's, temperature ``tau``) or ``'random'``;
        ``round(L * (1 - mask_ratio))`` tokens of each person stay visible.
@@ -150,7 +154,8 @@ class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
     def forward(self, data: dict, training: bool = False) -> dict:
         data = self.cast_data(data)
         batch = data.get('inputs')
-        needed = ('keypoint', 'total_frames', 'num_persons', 'index')
+        needed = ('keypoint', 'present', 'valid_frames', 'first_person', 'first_frame', 'num_persons',
+                  'index')
         if not isinstance(batch, dict) or any(key not in batch for key in needed) \
                 or not isinstance(batch['keypoint'], torch.Tensor):
             raise TypeError(
@@ -168,31 +173,38 @@ class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
         draws = augmentation_draws(self.seed, self.current_epoch(), batch['index'].long(), M,
                                    num_tokens)
         with torch.autocast(device_type=keypoint.device.type, enabled=False):
-            joints = self.augment(keypoint.float(), batch['total_frames'],
-                                  batch['num_persons'], draws)
+            joints = self.augment(keypoint.float(), batch, draws)
             visible_index = self.visible_tokens(joints, draws['tokens'])
         return dict(inputs=joints[:, None], data_samples=dict(visible_index=visible_index))
 
-    def augment(self, keypoint: torch.Tensor, total_frames: torch.Tensor,
-                num_persons: torch.Tensor, draws: Dict[str, torch.Tensor]) -> torch.Tensor:
+    def augment(self, keypoint: torch.Tensor, batch: Dict[str, torch.Tensor],
+                draws: Dict[str, torch.Tensor]) -> torch.Tensor:
         """Steps 1-4: ``(B, M, T_pad, V, 3)`` raw clips -> ``(B, M, clip_len, V, 3)``."""
         B, M, _, V, C = keypoint.shape
-        if self.person_pad == 'loop' and M > 1:
-            single = (num_persons == 1).view(B, 1, 1, 1, 1)
-            keypoint = torch.cat(
-                [keypoint[:, :1], torch.where(single, keypoint[:, :1], keypoint[:, 1:])], 1)
-        keypoint = centre_on_first_frame(keypoint, self.centre_joint)
-        valid = torch.minimum(valid_frames(keypoint), total_frames.long()).clamp(min=1)
-        start, length = crop_window(valid, draws['crop'][:, 0], draws['crop'][:, 1],
-                                    self.p_interval, self.min_frames)
+        rows = torch.arange(B, device=keypoint.device)
+        origin = keypoint[rows, batch['first_person'], batch['first_frame'],
+                          self.centre_joint].view(B, 1, 1, 1, C)
+        start, length = crop_window(batch['valid_frames'].clamp(min=1), draws['crop'][:, 0],
+                                    draws['crop'][:, 1], self.p_interval, self.min_frames)
         i0, i1, lam = linear_resample_coords(length, self.clip_len)  # (B, clip_len)
+        single = (batch['num_persons'] == 1).view(B, 1, 1, 1, 1)
 
-        def frames(offset: torch.Tensor) -> torch.Tensor:
-            index = (start[:, None] + offset).view(B, 1, self.clip_len, 1, 1)
-            return keypoint.gather(2, index.expand(B, M, self.clip_len, V, C))
+        def centred_frames(offset: torch.Tensor) -> torch.Tensor:
+            """The source frames ``start + offset`` ``(B, M, clip_len, V, C)``, centred;
+            absent (all-zero) persons-frames stay zero."""
+            index = (start[:, None] + offset).view(B, 1, self.clip_len)
+            present = batch['present'].gather(2, index.expand(B, M, self.clip_len))
+            frames = keypoint.gather(
+                2, index.view(B, 1, self.clip_len, 1, 1).expand(B, M, self.clip_len, V, C))
+            if self.person_pad == 'loop' and M > 1:
+                frames = torch.cat(
+                    [frames[:, :1], torch.where(single, frames[:, :1], frames[:, 1:])], 1)
+                present = torch.cat([present[:, :1], torch.where(
+                    single.view(B, 1, 1), present[:, :1], present[:, 1:])], 1)
+            return torch.where(present.view(B, M, self.clip_len, 1, 1), frames - origin, 0.0)
 
         lam = lam.float().view(B, 1, self.clip_len, 1, 1)
-        clip = frames(i0) * (1 - lam) + frames(i1) * lam
+        clip = centred_frames(i0) * (1 - lam) + centred_frames(i1) * lam
         angles = -self.max_angle + 2 * self.max_angle * draws['angles']
         rotation = rotation_matrix(angles).float()  # (B, 3, 3)
         # Row vectors: (R @ x)^T = x^T @ R^T.
