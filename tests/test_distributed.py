@@ -10,10 +10,9 @@ Equivalence of 2 processes x batch B with 1 process x batch 2B (MAMP, AdamW):
 - data: ``DefaultSampler`` with one seed gives every rank the same permutation and rank
   ``r`` the entries ``r, r + 2, ...``, so each step the two ranks together see exactly
   the 2B samples that the single process sees;
-- augmentation: the pipeline draws from numpy's global generator, whose position would
-  depend on which process handles a sample; ``SeedNumpyPerSample`` (below, test only)
-  re-seeds it from ``(seed, sample index)`` before each sample, so crop, rotation and
-  motion-aware masking are functions of the sample alone;
+- augmentation: the batched path (``SkeletonPretrainPreprocessor``) keys every draw on
+  ``(seed, epoch, sample index)``, so crop, rotation and motion-aware masking are
+  functions of the sample alone, whichever rank and batch position it lands in;
 - loss: MAMP's loss is a ratio of sums over masked tokens of real persons. Every clip
   here has one actor (the interaction classes are left out) and the mask ratio is
   fixed, so every rank has the same denominator and the mean of the rank losses, which
@@ -39,8 +38,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from mmaction.registry import HOOKS, TRANSFORMS
-from mmcv.transforms import BaseTransform
+from mmaction.registry import HOOKS
 from mmengine.dist import get_dist_info
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -53,22 +51,7 @@ RUN_TIMEOUT = 180
 
 # ---------------------------------------------------------------- imported by the runs
 # The training subprocesses import this module through their config's custom_imports
-# (tests/ on PYTHONPATH) to get the two helpers below.
-@TRANSFORMS.register_module(force=True)
-class SeedNumpyPerSample(BaseTransform):
-    """Re-seed numpy's global generator from ``(seed, results['sample_idx'])``, so that the
-    random transforms after it give a sample the same draws in whichever process
-    and batch position it is loaded."""
-
-    def __init__(self, seed: int = 0) -> None:
-        self.seed = seed
-
-    def transform(self, results):
-        np.random.seed(np.random.SeedSequence([self.seed, results['sample_idx']])
-                       .generate_state(1)[0])
-        return results
-
-
+# (tests/ on PYTHONPATH) to get the helper below.
 @HOOKS.register_module(force=True)
 class DumpRankStateHook(Hook):
     """Each rank writes ``rank{r}.pth`` to the work dir: its parameters before and after
@@ -182,18 +165,11 @@ custom_imports = dict(imports=['gfp_mmaction', 'test_distributed'], allow_failed
 model = dict(
     backbone=dict(embed_dims=32, depth=1, num_heads=2, num_frames=48),
     neck=dict(in_dims=32, embed_dims=32, depth=1, num_heads=2, num_rows=12))
+data_preprocessor = dict(clip_len=48, min_frames=16, seed=7)
 train_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False, pin_memory=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(ann_file='{ann_file}', pipeline=[
-        dict(type='SeedNumpyPerSample', seed=7),
-        dict(type='CentreOnFirstFrame', joint=1),
-        dict(type='ValidCropResize', clip_len=48, p_interval=(0.5, 1.0), min_frames=16),
-        dict(type='RandomRotation3D', max_angle=0.3),
-        dict(type='FormatGCNInput', num_person=2, mode='zero'),
-        dict(type='MotionAwareTokenMasking', mask_ratio=0.9, tau=0.8, patch_len=4),
-        dict(type='PackActionInputs', algorithm_keys=('token_mask', )),
-    ]))
+    dataset=dict(ann_file='{ann_file}'))
 optim_wrapper = dict(optimizer=dict(lr=0.02))
 param_scheduler = []
 train_cfg = dict(max_epochs=2)
@@ -272,7 +248,8 @@ def mamp_losses(config: Path, states: list) -> list:
     from mmaction.registry import MODELS
     from mmaction.structures import ActionDataSample
     from mmengine.config import Config
-    model = MODELS.build(Config.fromfile(str(config)).model).eval()
+    from gfp_mmaction.utils import model_config
+    model = MODELS.build(model_config(Config.fromfile(str(config)))).eval()
     generator = torch.Generator().manual_seed(0)
     inputs = torch.randn(4, 1, 2, 48, 25, 3, generator=generator) * 0.3
     samples = []
@@ -284,7 +261,7 @@ def mamp_losses(config: Path, states: list) -> list:
     losses = []
     for state in states:
         model.load_state_dict(state)
-        with torch.no_grad():
+        with torch.no_grad():  # the per-sample path's masks, given directly
             losses.append(model(inputs, samples, mode='loss')['loss_pred'].item())
     return losses
 

@@ -1,12 +1,12 @@
 """Killing a training run and resuming it gives the uninterrupted run's result, bit for bit.
 
-Real processes, real SIGKILL, real files. On the CPU, with one thread per process and
-``num_workers=0``, every operation is deterministic, so the only way the resumed run can
-differ is a state the checkpoint failed to carry: model, optimizer, schedule, epoch /
-iteration (MMEngine), and the random states and sampler seed (ResumableCheckpointHook).
-The pipeline draws random crops, rotations and masks from numpy's global generator
-every iteration, so a resume that restarted the generators from the seed would change
-every later batch.
+Real processes, real SIGKILL, real files. On the CPU, with one thread per process,
+every operation is deterministic, so the only way the resumed run can differ is a state
+the checkpoint failed to carry: model, optimizer, schedule, epoch / iteration (MMEngine),
+the random states and sampler seed (ResumableCheckpointHook) and the augmentation seed
+(the data preprocessor's state). The run uses the batched path with two PERSISTENT
+data-loader workers: its crops, rotations and masks are keyed on (seed, epoch, sample),
+so restarted workers draw exactly what the uninterrupted run's workers drew.
 """
 import os
 import signal
@@ -29,16 +29,10 @@ model = dict(
               target_dims=32, global_hidden=64),
     target_generator=dict(target_dims=32, pool_kernels=(2, 6, 12), local_hidden=32,
                           global_hidden=64))
+data_preprocessor = dict(clip_len=48, min_frames=16)
 train_dataloader = dict(
-    batch_size=4, num_workers=0, persistent_workers=False,
-    dataset=dict(ann_file='{ann_file}', pipeline=[
-        dict(type='CentreOnFirstFrame', joint=1),
-        dict(type='ValidCropResize', clip_len=48, p_interval=(0.5, 1.0), min_frames=16),
-        dict(type='RandomRotation3D', max_angle=0.3),
-        dict(type='FormatGCNInput', num_person=2, mode='zero'),
-        dict(type='MotionAwareTokenMasking', mask_ratio=0.9, tau=0.8, patch_len=4),
-        dict(type='PackActionInputs', algorithm_keys=('token_mask', )),
-    ]))
+    batch_size=4, num_workers=2, persistent_workers=True,
+    dataset=dict(ann_file='{ann_file}'))
 train_cfg = dict(max_epochs=4)
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1, max_keep_ckpts=1))
 """
@@ -101,6 +95,7 @@ def test_sigkill_then_resume_equals_the_uninterrupted_run(tmp_path):
     log = train_log(killed_dir)
     assert f'resumed epoch: {killed_at}, iter: {5 * killed_at}' in log
     assert 'Resumed the random states of 1 process(es) and the sampler seed 0' in log
+    assert 'SkeletonPretrainPreprocessor' in log
 
     expected = torch.load(full_dir / 'epoch_4.pth', weights_only=False)
     actual = torch.load(killed_dir / 'epoch_4.pth', weights_only=False)

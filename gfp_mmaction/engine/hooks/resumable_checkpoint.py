@@ -26,10 +26,13 @@ Crash safety (a kill at any moment):
   ``last_checkpoint`` names always exists. (MMEngine deletes first and writes
   ``last_checkpoint`` with a plain truncating write.)
 
-Exactness limits: data-loader worker processes keep their own random states, which live
-outside the main process; with ``persistent_workers=True`` their streams restart from the
-seed at a resume. Bitwise-equal resumption therefore needs ``num_workers=0`` or
-non-persistent workers (re-seeded identically at every epoch). Resuming with a different
+Exactness limits: on the batched pre-training path (``SkeletonClipDataset`` +
+``SkeletonPretrainPreprocessor``) the workers draw nothing: every augmentation draw is
+keyed on (seed, epoch, sample index), so resumption is bitwise exact with any
+``num_workers``, persistent or not. A per-sample pipeline's workers keep their own random
+states, which live outside the main process; with ``persistent_workers=True`` their
+streams restart from the seed at a resume, so such a run is bitwise exact only with
+``num_workers=0`` or non-persistent workers (re-seeded identically at every epoch). Resuming with a different
 number of processes restores model, optimizer and schedule but not the random states (a
 warning says so). In an iteration-based loop MMEngine re-reads the skipped batches after
 ``before_train``, which draws again from the restored generators.
@@ -186,10 +189,10 @@ class ResumableCheckpointHook(CheckpointHook):
             return
         set_rng_state(state['rng'][rank])
         loader = runner.train_dataloader
+        note = ''
         if getattr(loader, 'num_workers', 0) > 0 and getattr(loader, 'persistent_workers', False):
-            runner.logger.info(
-                'Resumed the random states of the main process; persistent data-loader '
-                'workers restart their own streams from the seed.')
-        else:
-            runner.logger.info(f'Resumed the random states of {world_size} process(es) and '
-                               f'the sampler seed {state.get("sampler_seed")}.')
+            note = (' Persistent data-loader workers restart their own random streams from '
+                    'the seed: exact with the batched pre-training path, whose workers draw '
+                    'nothing, not with a per-sample random pipeline.')
+        runner.logger.info(f'Resumed the random states of {world_size} process(es) and the '
+                           f'sampler seed {state.get("sampler_seed")}.' + note)
