@@ -1,6 +1,8 @@
 """tools/analysis/benchmark_pretrain.py: the synthetic NTU-sized data, the bf16 wrapper,
-the table, and short real runs of every mode on the CPU with tiny models."""
+the table, the JSON records, and short real runs of every mode on the CPU with tiny
+models."""
 import importlib.util
+import json
 import os
 import re
 from types import SimpleNamespace
@@ -22,7 +24,8 @@ TINY_GFP = TINY_ENCODER + [
     'model.target_generator.target_dims=16', 'model.target_generator.local_hidden=16',
     'model.target_generator.global_hidden=16']
 TINY_MAMP = TINY_ENCODER + ['model.neck.depth=1']
-ROW = re.compile(r'^\| (\S+) +\| (\w+) +\| +([\d.]+) \| +([\d.]+) \| +(\S+) \| +([\d.]+) \| '
+ROW = re.compile(r'^\| (\S+(?: \(per-sample reference\))?) +\| (\w+) +\| +([\d.]+) \| '
+                 r'+([\d.]+) \| +([\d.]+) \| +(\S+) \| +(\S+) \| +([\d.]+) \| '
                  r'+(\S+) \| +(\S+) \|$', re.M)
 RATIO = re.compile(r'^ratio (\S+) / (\S+): ([\d.]+)x$', re.M)
 
@@ -88,22 +91,34 @@ def test_annotation_file_is_cached_and_atomic(bench, tmp_path):
 def test_results_table_by_hand(bench):
     cpu = torch.device('cpu')
     a = SimpleNamespace(name='gfp', mode='step', device=cpu, throughput=200.0, batch_size=4,
-                        gflops=2.0, last_loss=1.5, peak_bytes=0)
+                        gflops=2.0, last_loss=1.5, peak_bytes=0, host_us_per_sample=300.0,
+                        preprocessor_us_per_sample=0.0)
     b = SimpleNamespace(name='mamp', mode='step', device=cpu, throughput=50.0, batch_size=4,
-                        gflops=10.0, last_loss=0.25, peak_bytes=0)
+                        gflops=10.0, last_loss=0.25, peak_bytes=0, host_us_per_sample=900.0,
+                        preprocessor_us_per_sample=0.0)
     table = bench.results_table([a, b])
     rows = ROW.findall(table)
     # ms / iter = 1000 * 4 / 200; TFLOP/s = 3 * 2 GFLOPs * 200 / s / 1000.
-    assert rows[0] == ('gfp', 'step', '200.0', '20.00', '-', '2.000', '1.200', '1.5000')
-    assert rows[1] == ('mamp', 'step', '50.00', '80.00', '-', '10.000', '1.500', '0.2500')
+    assert rows[0] == ('gfp', 'step', '200.0', '20.00', '300.0', '-', '-', '2.000', '1.200',
+                       '1.5000')
+    assert rows[1] == ('mamp', 'step', '50.00', '80.00', '900.0', '-', '-', '10.000', '1.500',
+                       '0.2500')
     assert RATIO.search(table).groups() == ('gfp', 'mamp', '4.00')
+    # data mode against the reference: host costs and the ratio line last
+    a.mode = b.mode = 'data'
+    a.preprocessor_us_per_sample, b.preprocessor_us_per_sample = 100.0, 20.0
+    table = bench.results_table([a, b], compare_reference=True)
+    assert ROW.findall(table)[0][5] == '100.0'
+    assert 'batched 400.0 us, reference 920.0 us (2.3x)' in table
+    assert table.splitlines()[-1] == 'host cost ratio reference/batched: 3.0x'  # 900 / 300
 
 
 def test_cpu_amp_wrapper_keeps_the_config_optimizer(bench, repo_root):
+    from gfp_mmaction.engine.optimizers import AutocastOptimWrapper
     cfg = Config.fromfile(str(repo_root / GFP))
     model = MODELS.build(cfg.model)
-    wrapper = bench.make_optim_wrapper(model, cfg.optim_wrapper, True, torch.device('cpu'))
-    assert isinstance(wrapper, bench.CPUAutocastOptimWrapper)
+    wrapper = bench.make_optim_wrapper(model, cfg.optim_wrapper, True)
+    assert isinstance(wrapper, AutocastOptimWrapper) and not hasattr(wrapper, 'loss_scaler')
     decay = {id(p): g['weight_decay'] for g in wrapper.optimizer.param_groups
              for p in g['params']}
     assert decay[id(model.backbone.patch_embed.bias)] == 0.0  # paramwise_cfg kept
@@ -111,15 +126,16 @@ def test_cpu_amp_wrapper_keeps_the_config_optimizer(bench, repo_root):
     with wrapper.optim_context(model):
         out = model.backbone.patch_embed(torch.randn(2, 12))
     assert out.dtype == torch.bfloat16
-    plain = bench.make_optim_wrapper(model, cfg.optim_wrapper, False, torch.device('cpu'))
+    plain = bench.make_optim_wrapper(model, cfg.optim_wrapper, False)
     assert type(plain).__name__ == 'OptimWrapper'
 
 
 def check_rows(rows, mode, batch, names=('gfp_ntu60_xsub', 'mamp_ntu60_xsub')):
     assert [r[0] for r in rows] == list(names)
-    for name, row_mode, per_s, ms, peak, gflops, tflops, loss in rows:
+    for name, row_mode, per_s, ms, host, pre, peak, gflops, tflops, loss in rows:
         assert row_mode == mode and peak == '-'  # no device memory on the CPU
-        assert float(per_s) > 0
+        assert float(per_s) > 0 and float(host) > 0
+        assert (pre == '-') == (mode != 'data')
         assert float(ms) == pytest.approx(1e3 * batch / float(per_s), rel=0.02)
         if mode != 'data':
             assert float(tflops) == pytest.approx(
@@ -136,7 +152,7 @@ def test_step_mode_vs_with_amp(bench, capsys, repo_root, cache):
     assert 'warm-up 1 + 2 timed iterations x 2 round(s) per config' in out
     check_rows(rows, 'step', 2)
     # The FLOPs column is get_flops.measure of the same (tiny) models.
-    assert float(rows[0][5]) < float(rows[1][5])  # GFP's decoder is the cheaper one
+    assert float(rows[0][7]) < float(rows[1][7])  # GFP's decoder is the cheaper one
     assert ratio.groups()[:2] == ('gfp_ntu60_xsub', 'mamp_ntu60_xsub')
     assert float(ratio.group(3)) == pytest.approx(float(rows[0][2]) / float(rows[1][2]),
                                                   rel=0.02)
@@ -163,17 +179,41 @@ def test_pipeline_and_data_modes(bench, capsys, repo_root, cache):
                            'train_dataloader.prefetch_factor=4')
     assert 'workers 2, warm-up 16 + 2 timed iterations x 1 round(s)' in out
     check_rows(rows, 'data', 2, names=('gfp_ntu60_xsub', ))
-    assert ratio is None and rows[0][6] == rows[0][7] == '-'
+    assert ratio is None and rows[0][8] == rows[0][9] == '-'
 
+
+def test_compare_reference_resident_and_json_records(bench, capsys, repo_root, cache,
+                                                     tmp_path):
+    out_file = tmp_path / 'records.json'
+    common = ['--mode', 'data', '--batch-size', '4', '--iters', '2', '--warmup', '1',
+              '--num-clips', '8', '--max-frames', '80', '--out', str(out_file)]
+    out, rows, ratio = run(bench, capsys, repo_root, cache, GFP, '--compare-reference',
+                           *common)
+    assert 'workers 0/0' in out  # the default with --compare-reference: all in this process
+    check_rows(rows, 'data', 4, names=('gfp_ntu60_xsub', 'gfp_ntu60_xsub (per-sample reference)'))
+    last = out.rstrip().splitlines()[-1]
+    match = re.fullmatch(r'host cost ratio reference/batched: ([\d.]+)x', last)
+    assert match and float(match.group(1)) == pytest.approx(
+        float(rows[1][4]) / float(rows[0][4]), rel=0.05, abs=0.06)
+    out, rows, _ = run(bench, capsys, repo_root, cache, GFP, '--resident', *common)
+    records = json.loads(out_file.read_text())
+    assert [(r['config'], r['resident']) for r in records] == [
+        ('gfp_ntu60_xsub', False), ('gfp_ntu60_xsub (per-sample reference)', False),
+        ('gfp_ntu60_xsub', True)]
+    for record in records:
+        assert {'config', 'mode', 'device', 'batch_size', 'amp', 'compile', 'samples_per_s',
+                'host_us_per_sample', 'peak_mem_mib', 'train_tflops', 'command'} <= set(record)
+        assert record['mode'] == 'data' and record['batch_size'] == 4
+        assert record['samples_per_s'] > 0 and record['device'].startswith('cpu')
+    assert records[2]['store_mib'] > 0  # the resident store's size
 
 def test_profile_data_lists_every_stage(bench, capsys, repo_root, cache):
     out, _, _ = run(bench, capsys, repo_root, cache, GFP, '--profile-data', '6',
                     '--batch-size', '3', '--num-clips', '8', '--max-frames', '80')
     stages = re.findall(r'^\| (\S.*?) +\| +([\d.]+) \| +([\d.]+)% \|$', out, re.M)
     names = [s[0] for s in stages]
-    assert names == ['read', 'CentreOnFirstFrame', 'ValidCropResize', 'RandomRotation3D',
-                     'FormatGCNInput', 'MotionAwareTokenMasking', 'PackActionInputs',
-                     'collate', 'transfer (1 worker)', 'total']
+    assert names == ['batch (__getitems__)', 'collate', 'preprocessor on the CPU',
+                     'transfer (1 worker)', 'total']
     costs = {n: float(us) for n, us, _ in stages}
     assert all(costs[n] > 0 for n in names if n != 'collate')
     assert costs['total'] == pytest.approx(sum(costs[n] for n in names[:-1]), abs=0.5)

@@ -63,9 +63,15 @@ def masking_pipelines(config: str, compare: bool) -> Tuple[List[dict], List[dict
     ``PackActionInputs`` and what follows are left out: the drawing needs the raw arrays.
     """
     from mmengine.config import Config
+
+    from gfp_mmaction.datasets import per_sample_config
     cfg = Config.fromfile(config)
     dataset = cfg.get('train_dataloader', {}).get('dataset', {})
-    pipeline = cfg.get('train_pipeline') or dataset.get('pipeline')
+    if dataset.get('type') == 'SkeletonClipDataset':
+        # The batched path masks on the device; its per-sample reference is the same math.
+        cfg = per_sample_config(cfg)
+        dataset = cfg.train_dataloader.dataset
+    pipeline = dataset.get('pipeline') or cfg.get('train_pipeline')
     if not pipeline:
         raise SystemExit(f'visualize_masking: {config} defines no train_pipeline')
     steps = [dict(step) for step in pipeline]

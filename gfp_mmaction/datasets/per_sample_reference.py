@@ -29,10 +29,10 @@ def per_sample_pipeline(preprocessor: dict, num_person: int = 2) -> list:
              centre_joint=1, person_pad='zero', masking='motion_aware', mask_ratio=0.9,
              tau=0.8, patch_len=4)
     p.update({k: v for k, v in preprocessor.items() if k != 'type'})
-    masking = dict(type=_MASKING[p['masking']], mask_ratio=p['mask_ratio'],
-                   patch_len=p['patch_len'])
+    masking = dict(type=_MASKING[p['masking']], mask_ratio=p['mask_ratio'])
     if p['masking'] == 'motion_aware':
         masking['tau'] = p['tau']
+    masking['patch_len'] = p['patch_len']
     return [
         dict(type='CentreOnFirstFrame', joint=p['centre_joint']),
         dict(type='ValidCropResize', clip_len=p['clip_len'], p_interval=tuple(p['p_interval']),

@@ -3,8 +3,8 @@ from contextlib import contextmanager
 from typing import Union
 
 import torch
-from mmaction.registry import OPTIM_WRAPPERS
 from mmengine.optim import OptimWrapper
+from mmengine.registry import OPTIM_WRAPPERS  # the root registry: found from every scope
 
 __all__ = ['AutocastOptimWrapper']
 
