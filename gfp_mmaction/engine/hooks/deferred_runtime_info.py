@@ -51,8 +51,8 @@ class DeferredRuntimeInfoHook(RuntimeInfoHook):
         if outputs is not None:
             self._pending.append({key: value.detach() if isinstance(value, torch.Tensor)
                                   else value for key, value in outputs.items()})
+        # Where LoggerHook logs: every `interval` batches of an epoch and at its end.
         if self.every_n_inner_iters(batch_idx, self.interval) or \
-                self.every_n_train_iters(runner, self.interval) or \
                 self.end_of_epoch(runner.train_dataloader, batch_idx):
             self.flush(runner)
 

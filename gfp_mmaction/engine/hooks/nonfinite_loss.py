@@ -70,7 +70,7 @@ class NonFiniteLossHook(Hook):
             terms.update({key: float(value) for key, value in outputs.items()
                           if isinstance(value, Number) and not isinstance(value, bool)})
             self._pending.append((runner.iter, runner.epoch, batch_idx, terms))
-        if self.every_n_train_iters(runner, self.interval) or \
+        if self.every_n_inner_iters(batch_idx, self.interval) or \
                 self.end_of_epoch(runner.train_dataloader, batch_idx):
             self.check(runner)
 
