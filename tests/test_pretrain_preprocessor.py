@@ -235,13 +235,27 @@ def test_augmentation_is_identical_for_1_and_2_gloo_ranks(synthetic, synthetic_a
 def test_device_resident_store_serves_the_same_batches(synthetic_ann_file):
     host = SkeletonClipDataset(str(synthetic_ann_file), split='xsub_train')
     resident = SkeletonClipDataset(str(synthetic_ann_file), split='xsub_train', device='cpu')
-    assert resident.store.shape == (len(host), 2, host.max_frames, 25, 3)
-    assert resident.store_bytes == resident.store.numel() * 4 + resident.store_present.numel()
+    rows = int((host.shapes[:, 0] * host.shapes[:, 1]).sum())  # every person-frame once
+    assert resident.store.shape == (rows, 25, 3) and host.rows.shape == (rows, 25, 3)
+    assert resident.store_bytes == rows * 25 * 3 * 4 + rows == host.store_bytes
     index = [3, 0, 7, 7]
     a, b = host.__getitems__(index), resident.__getitems__(index)
     assert a.keys() == b.keys()
-    for key in a:
+    # the host batch holds the 4 clips' rows; the resident one the whole store + offsets
+    assert len(a['keypoint']) == int((host.shapes[index, 0] * host.shapes[index, 1]).sum())
+    assert torch.equal(b['keypoint'], resident.store)
+    for key in ('num_frames', 'num_persons', 'valid_frames', 'first_person', 'first_frame',
+                'index'):
         assert torch.equal(a[key], b[key]), key
+    pre = SkeletonPretrainPreprocessor(clip_len=48, min_frames=16, seed=2)
+    out_a, out_b = pre(skeleton_clip_collate(a), True), pre(skeleton_clip_collate(b), True)
+    assert torch.equal(out_a['inputs'], out_b['inputs'])
+    assert torch.equal(out_a['data_samples']['visible_index'],
+                       out_b['data_samples']['visible_index'])
+    # batches of one, concatenated by the collate, are the batch
+    single = skeleton_clip_collate([host[i] for i in index])['inputs']
+    for key in a:
+        assert torch.equal(single[key], a[key]), key
     with pytest.raises(RuntimeError, match='num_workers=0'):
         next(iter(DataLoader(resident, batch_size=2, num_workers=1,
                              collate_fn=skeleton_clip_collate)))

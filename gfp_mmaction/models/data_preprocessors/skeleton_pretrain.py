@@ -49,11 +49,11 @@ def augmentation_draws(seed: int, epoch: int, index: torch.Tensor, num_person: i
 class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
     """Pre-training augmentation and token masking of whole batches, on the device.
 
-    Takes the raw clips that :class:`~gfp_mmaction.datasets.SkeletonClipDataset` and
-    ``skeleton_clip_collate`` make (``inputs`` = dict of ``keypoint`` ``(B, M, T_pad, V, 3)``
-    zero-padded clips, their ``present`` person-frames ``(B, M, T_pad)`` and, each
-    ``(B,)``, ``valid_frames``, ``first_person``,
-    ``first_frame``, ``num_persons`` and ``index``),
+    Takes the ragged batches of raw clips that
+    :class:`~gfp_mmaction.datasets.SkeletonClipDataset` and ``skeleton_clip_collate`` make
+    (``inputs`` = dict of ``keypoint`` ``(R, V, 3)`` person-frame rows, their ``present``
+    flags ``(R,)`` and, each ``(B,)``, ``row_offset``, ``num_frames``, ``num_persons``,
+    ``valid_frames``, ``first_person``, ``first_frame`` and ``index``),
     copies them to the device (``non_blocking`` from pinned memory) and runs, per sample,
     exactly what MAMP's per-sample pipeline does (the numpy transforms in
     ``gfp_mmaction/datasets/transforms`` are its reference, tested to agree):
@@ -64,8 +64,8 @@ class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
     3. a crop of ``p ~ U(p_interval)`` of the valid frames (at least ``min_frames``),
        linearly resized to ``clip_len`` frames;
 
-    Steps 1-3 read only the ``2 x clip_len`` source frames the resize blends, never the
-    padding: the origin and the valid length come with the batch.
+    Steps 1-3 read only the ``2 x clip_len`` source frames the resize blends, gathered
+    from the rows: the origin, the presence and the valid length come with the batch.
     4. one random 3D rotation, each angle ``~ U(-max_angle, max_angle)``;
     5. token masking: ``'motion_aware'`` (MAMP's, temperature ``tau``) or ``'random'``;
        ``round(L * (1 - mask_ratio))`` tokens of each person stay visible.
@@ -87,11 +87,15 @@ class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
         min_frames (int): shortest random crop. Defaults to 64.
         max_angle (float): largest rotation angle per axis, radians. Defaults to 0.3.
         centre_joint (int): the origin joint. Defaults to 1 (NTU spine-middle).
+        num_person (int): persons per sample after padding ``M``. Defaults to 2.
         person_pad (str): ``'zero'`` or ``'loop'``. Defaults to ``'zero'``.
         masking (str): ``'motion_aware'`` or ``'random'``. Defaults to ``'motion_aware'``.
         mask_ratio (float): fraction of masked tokens. Defaults to 0.9.
         tau (float): motion-aware temperature. Defaults to 0.8.
         patch_len (int): frames per token. Defaults to 4.
+        visible_rounding (str): visible tokens per person: ``'round'``,
+            ``round(L * (1 - mask_ratio))`` = 75 of 750 (default), or ``'floor'``,
+            MAMP's ``int(L * (1 - mask_ratio))`` = 74 of 750 (float rounding).
         seed (int, optional): the draws' seed; None = the run's seed.
         non_blocking (bool): asynchronous host-to-device copies. Defaults to True.
     """
@@ -102,11 +106,13 @@ class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
                  min_frames: int = 64,
                  max_angle: float = 0.3,
                  centre_joint: int = 1,
+                 num_person: int = 2,
                  person_pad: str = 'zero',
                  masking: str = 'motion_aware',
                  mask_ratio: float = 0.9,
                  tau: float = 0.8,
                  patch_len: int = 4,
+                 visible_rounding: str = 'round',
                  seed: Optional[int] = None,
                  non_blocking: bool = True) -> None:
         super().__init__(non_blocking=non_blocking)
@@ -132,7 +138,11 @@ class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
         self.clip_len, self.p_interval, self.min_frames = clip_len, p_interval, min_frames
         self.max_angle, self.centre_joint, self.person_pad = float(max_angle), centre_joint, person_pad
         self.masking, self.mask_ratio, self.tau = masking, float(mask_ratio), float(tau)
-        self.patch_len = patch_len
+        if visible_rounding not in ('round', 'floor'):
+            raise ValueError(f"{name}: visible_rounding must be 'round' or 'floor', got "
+                             f'{visible_rounding!r}')
+        self.patch_len, self.num_person = patch_len, num_person
+        self.visible_rounding = visible_rounding
         self.seed = int(torch.initial_seed() if seed is None else seed)
 
     # The seed travels with the model's state dict (``data_preprocessor._extra_state``).
@@ -143,7 +153,10 @@ class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
         self.seed = int(state['seed'])
 
     def num_visible(self, num_tokens: int) -> int:
-        """``round(L * (1 - mask_ratio))``: 75 of 750 at ratio 0.9."""
+        """``round(L * (1 - mask_ratio))``: 75 of 750 at ratio 0.9; with
+        ``visible_rounding='floor'`` MAMP's ``int(L * (1 - mask_ratio))``: 74."""
+        if self.visible_rounding == 'floor':
+            return int(num_tokens * (1 - self.mask_ratio))
         return int(round(num_tokens * (1 - self.mask_ratio)))
 
     @staticmethod
@@ -154,8 +167,8 @@ class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
     def forward(self, data: dict, training: bool = False) -> dict:
         data = self.cast_data(data)
         batch = data.get('inputs')
-        needed = ('keypoint', 'present', 'valid_frames', 'first_person', 'first_frame', 'num_persons',
-                  'index')
+        needed = ('keypoint', 'present', 'row_offset', 'num_frames', 'num_persons',
+                  'valid_frames', 'first_person', 'first_frame', 'index')
         if not isinstance(batch, dict) or any(key not in batch for key in needed) \
                 or not isinstance(batch['keypoint'], torch.Tensor):
             raise TypeError(
@@ -165,43 +178,44 @@ class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
                 f'{type(batch).__name__}' + (f' with keys {sorted(batch)}'
                                              if isinstance(batch, dict) else ''))
         keypoint = batch['keypoint']
-        if keypoint.dim() != 5 or keypoint.shape[-1] != 3:
-            raise ValueError(f'{type(self).__name__}: keypoint must be (B, M, T, V, 3), got '
+        if keypoint.dim() != 3 or keypoint.shape[-1] != 3:
+            raise ValueError(f'{type(self).__name__}: keypoint must be rows (R, V, 3), got '
                              f'{tuple(keypoint.shape)}')
-        B, M, _, V, _ = keypoint.shape
+        M, V = self.num_person, keypoint.shape[1]
         num_tokens = self.clip_len // self.patch_len * V
         draws = augmentation_draws(self.seed, self.current_epoch(), batch['index'].long(), M,
                                    num_tokens)
         with torch.autocast(device_type=keypoint.device.type, enabled=False):
-            joints = self.augment(keypoint.float(), batch, draws)
+            joints = self.augment(keypoint, batch, draws)
             visible_index = self.visible_tokens(joints, draws['tokens'])
         return dict(inputs=joints[:, None], data_samples=dict(visible_index=visible_index))
 
     def augment(self, keypoint: torch.Tensor, batch: Dict[str, torch.Tensor],
                 draws: Dict[str, torch.Tensor]) -> torch.Tensor:
-        """Steps 1-4: ``(B, M, T_pad, V, 3)`` raw clips -> ``(B, M, clip_len, V, 3)``."""
-        B, M, _, V, C = keypoint.shape
-        rows = torch.arange(B, device=keypoint.device)
-        origin = keypoint[rows, batch['first_person'], batch['first_frame'],
+        """Steps 1-4: ``(R, V, 3)`` rows of a ragged batch -> ``(B, M, clip_len, V, 3)``."""
+        B, M, V, C = len(batch['index']), self.num_person, keypoint.shape[1], keypoint.shape[2]
+        offset, frames = batch['row_offset'], batch['num_frames']
+        persons = batch['num_persons']
+        origin = keypoint[offset + batch['first_person'] * frames + batch['first_frame'],
                           self.centre_joint].view(B, 1, 1, 1, C)
         start, length = crop_window(batch['valid_frames'].clamp(min=1), draws['crop'][:, 0],
                                     draws['crop'][:, 1], self.p_interval, self.min_frames)
         i0, i1, lam = linear_resample_coords(length, self.clip_len)  # (B, clip_len)
-        single = (batch['num_persons'] == 1).view(B, 1, 1, 1, 1)
+        person = torch.arange(M, device=keypoint.device).view(1, M, 1)
+        # Which stored person fills slot m: itself, or the duplicated actor ('loop').
+        source = person.expand(B, M, 1)
+        if self.person_pad == 'loop':
+            source = torch.where(persons.view(B, 1, 1) == 1, 0, source)
+        exists = source < persons.view(B, 1, 1)  # (B, M, 1): zero padding where False
+        base = offset.view(B, 1, 1) + source * frames.view(B, 1, 1) + start.view(B, 1, 1)
 
-        def centred_frames(offset: torch.Tensor) -> torch.Tensor:
-            """The source frames ``start + offset`` ``(B, M, clip_len, V, C)``, centred;
-            absent (all-zero) persons-frames stay zero."""
-            index = (start[:, None] + offset).view(B, 1, self.clip_len)
-            present = batch['present'].gather(2, index.expand(B, M, self.clip_len))
-            frames = keypoint.gather(
-                2, index.view(B, 1, self.clip_len, 1, 1).expand(B, M, self.clip_len, V, C))
-            if self.person_pad == 'loop' and M > 1:
-                frames = torch.cat(
-                    [frames[:, :1], torch.where(single, frames[:, :1], frames[:, 1:])], 1)
-                present = torch.cat([present[:, :1], torch.where(
-                    single.view(B, 1, 1), present[:, :1], present[:, 1:])], 1)
-            return torch.where(present.view(B, M, self.clip_len, 1, 1), frames - origin, 0.0)
+        def centred_frames(index: torch.Tensor) -> torch.Tensor:
+            """Frames ``start + index`` of every slot, ``(B, M, clip_len, V, C)``,
+            centred; absent person-frames and padded slots are zero."""
+            rows = torch.where(exists, base + index.view(B, 1, self.clip_len), 0)
+            present = batch['present'][rows] & exists
+            frames_ = keypoint[rows].float()  # (B, M, clip_len, V, C)
+            return torch.where(present.view(B, M, self.clip_len, 1, 1), frames_ - origin, 0.0)
 
         lam = lam.float().view(B, 1, self.clip_len, 1, 1)
         clip = centred_frames(i0) * (1 - lam) + centred_frames(i1) * lam
@@ -224,6 +238,7 @@ class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
     def extra_repr(self) -> str:
         return (f'clip_len={self.clip_len}, p_interval={self.p_interval}, '
                 f'min_frames={self.min_frames}, max_angle={self.max_angle}, '
-                f'centre_joint={self.centre_joint}, person_pad={self.person_pad!r}, '
+                f'centre_joint={self.centre_joint}, num_person={self.num_person}, '
+                f'person_pad={self.person_pad!r}, '
                 f'masking={self.masking!r}, mask_ratio={self.mask_ratio}, tau={self.tau}, '
                 f'patch_len={self.patch_len}, seed={self.seed}')
