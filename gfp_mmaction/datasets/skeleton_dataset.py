@@ -6,7 +6,8 @@ NaN loss or a shape error that names neither the file nor the sample. Here the s
 checked with :func:`~gfp_mmaction.datasets.validation.validate_annotations` (the checks
 of ``tools/data/check_skeleton_pkl.py``) before the first batch, and the first problem
 is raised as one :class:`AnnotationError` that names the file, the sample
-(``frame_dir``) and the field.
+(``frame_dir``) and the field. Valid ``keypoint`` arrays of another float dtype are then
+cast to float32 (MMAction2's own NTU pickles store float16; docs/data_preparation.md).
 
 Two problems have a sensible repair, each off by default (``repair=dict(...)``) and
 counted in the log when on:
@@ -29,8 +30,8 @@ from mmengine.logging import MMLogger
 from ..utils.skeleton_math import frame_motion
 from .validation import validate_annotations
 
-__all__ = ['AnnotationError', 'SkeletonPoseDataset', 'repair_non_finite',
-           'most_moving_persons', 'person_motion']
+__all__ = ['AnnotationError', 'SkeletonPoseDataset', 'keypoints_as_float32',
+           'repair_non_finite', 'most_moving_persons', 'person_motion']
 
 MAX_PERSONS = 2  # what FormatGCNInput(num_person=2) and the models take
 _SHOWN = 10      # problems listed in one error
@@ -80,6 +81,31 @@ def most_moving_persons(keypoint: np.ndarray, max_persons: int = MAX_PERSONS) ->
     return np.sort(order[:max_persons])
 
 
+def keypoints_as_float32(annotations: List[dict]) -> int:
+    """Cast every float ``keypoint`` array of ``annotations`` to float32, in place.
+
+    float16 (MMAction2's and PYSKL's NTU pickles) and float64 hold the same metres; the
+    transforms, the batched store and the models compute in float32. float16 values are
+    exact in float32; float64 values are rounded to float32's 24-bit mantissa (under a
+    micrometre at 5 m). Arrays already float32, and fields that are not float arrays
+    (validation reports those), are left as they are.
+
+    Args:
+        annotations: annotation dicts.
+
+    Returns:
+        int: how many arrays were cast.
+    """
+    cast = 0
+    for anno in annotations:
+        keypoint = anno.get('keypoint') if isinstance(anno, dict) else None
+        if isinstance(keypoint, np.ndarray) and keypoint.dtype != np.float32 and \
+                np.issubdtype(keypoint.dtype, np.floating):
+            anno['keypoint'] = keypoint.astype(np.float32)
+            cast += 1
+    return cast
+
+
 def _min_frames_of(pipeline) -> int:
     """The largest ``patch_len`` among the pipeline's transforms (the masking ones), or
     1: a clip shorter than one token cannot be masked or encoded."""
@@ -106,7 +132,9 @@ class SkeletonPoseDataset(PoseDataset):
     ``[0, num_classes)``, ``total_frames``, ``keypoint`` float ``(M, T, num_joints, 3)``
     with ``1 <= M <= 2``, finite, no all-zero person) and hold at least ``min_frames``
     frames. The first problem is raised as :class:`AnnotationError`, the next ones
-    are listed under it. Errors raised by the pipeline for one sample get the file and
+    are listed under it. Every ``keypoint`` of the split is then float32, whatever float
+    dtype the file stores (float16 in MMAction2's ``ntu60_3d.pkl`` / ``ntu120_3d.pkl``,
+    float64 from a user's own script): every pipeline and model sees one dtype. Errors raised by the pipeline for one sample get the file and
     split in front of their message. The datasets that choose their samples otherwise
     (:class:`~gfp_mmaction.datasets.SemiSupervisedPoseDataset`,
     :class:`~gfp_mmaction.datasets.RetrievalPoseDataset`) subclass it and run the same
@@ -273,7 +301,7 @@ class SkeletonPoseDataset(PoseDataset):
                names: Optional[Sequence[str]], split=_OWN_SPLIT) -> None:
         """Raise one :class:`AnnotationError` listing the problems of ``annotations`` (the
         samples of ``split``, at ``positions`` in the file; ``names`` its frame_dirs or
-        None), if any."""
+        None), if any; else make their keypoints float32 (:func:`keypoints_as_float32`)."""
         split = self.split if split is self._OWN_SPLIT else split
         data = annotations if names is None else \
             dict(split={split: names}, annotations=annotations)
@@ -290,6 +318,7 @@ class SkeletonPoseDataset(PoseDataset):
                     f'field "keypoint": {keypoint.shape[1]} frames, expected at least '
                     f'{min_frames} (min_frames: one token of the pipeline\'s patch_len)')
         if not problems:
+            keypoints_as_float32(annotations)
             return
         lines = [problems[0]]
         if len(problems) > 1:

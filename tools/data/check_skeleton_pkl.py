@@ -1,25 +1,153 @@
-"""Validate an MMAction2 3D skeleton pickle and print a summary.
+"""Validate an MMAction2 3D skeleton pickle, say which kind of file it is, print a summary.
 
     python tools/data/check_skeleton_pkl.py FILE.pkl [--num-classes N] [--max-errors 50]
 
 Checks every sample (required fields, keypoint shape ``(M, T, 25, 3)``, float dtype,
 finite values, label range, ``total_frames``, empty clips, persons per clip) and every
 split (references to existing samples, repeats, train/val overlap); see
-:func:`gfp_mmaction.datasets.validation.validate_annotations`. Prints the summary (clips
-per split, classes, length histogram, persons per clip), then each error, naming the
-sample (``frame_dir``) and the field.
+:func:`gfp_mmaction.datasets.validation.validate_annotations`. Prints the kind of file
+(:func:`identify_layout`: made by one of this project's converters, MMAction2's own NTU
+pickle, or unknown) with the features that tell, the summary (clips per split, classes,
+length histogram, persons per clip), then each error, naming the sample (``frame_dir``)
+and the field.
 
-Exit codes: 0 valid, 1 errors found, 2 file unreadable (missing, not a pickle).
+Exit codes: 0 valid, 1 errors found, 2 file unreadable (missing, not a pickle). The kind
+never changes the exit code: MMAction2's pickles are valid input.
 """
 import argparse
 import pickle
+import re
 import sys
+from collections import Counter
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import List, NamedTuple, Optional, Sequence
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from gfp_mmaction.datasets.validation import (summarize_annotations,  # noqa: E402
-                                              validate_annotations)
+from gfp_mmaction.datasets.validation import (REQUIRED_KEYS,  # noqa: E402
+                                              summarize_annotations, validate_annotations)
+
+# The frame_dir names each converter writes: (naming, pattern, this project's converter).
+NAMINGS = (
+    ('NTU', re.compile(r'S\d{3}C\d{3}P\d{3}R\d{3}A\d{3}'), 'tools/data/ntu_raw_to_pkl.py'),
+    ('PKU-MMD', re.compile(r'[0-9A-Za-z]+-[LMR]_\d+'), 'tools/data/pku_mmd_to_pkl.py'),
+    ('npz_to_pkl.py', re.compile(r'[0-9A-Za-z]+_(train|val)_\d{6}'), 'tools/data/npz_to_pkl.py'),
+)
+DOC = 'docs/data_preparation.md, "MMAction2\'s own pickles"'
+
+
+class Layout(NamedTuple):
+    """What :func:`identify_layout` found.
+
+    Attributes:
+        kind (str): ``'gfp-mmaction'``, ``'mmaction2'`` or ``'unknown'``.
+        producer (str): what made the file, in words (for ``unknown``: why not one of
+            the others).
+        features (list[str]): the observations the kind rests on.
+        note (str): what it means for training ('' when nothing to add).
+    """
+    kind: str
+    producer: str
+    features: List[str]
+    note: str
+
+
+def _origin(keypoint: np.ndarray) -> Optional[np.ndarray]:
+    """Joint 1 (spine-middle) of the first person present anywhere, at that person's first
+    present frame: where ``CentreOnFirstFrame`` puts the origin. None for an empty clip."""
+    present = (keypoint != 0).any(axis=(2, 3))  # (M, T)
+    persons = np.flatnonzero(present.any(axis=1))
+    if not persons.size:
+        return None
+    m = persons[0]
+    return keypoint[m, np.argmax(present[m]), 1].astype(np.float64)
+
+
+def identify_layout(data) -> Layout:
+    """Tell, from its content alone, which program wrote a 3D skeleton annotation dict.
+
+    - ``'gfp-mmaction'``: every keypoint float32, no field besides ``frame_dir``,
+      ``label``, ``total_frames``, ``keypoint``, and the names and frames one of the
+      converters writes: NTU names with no frame where no body is recorded
+      (``ntu_raw_to_pkl.py`` removes those frames), PKU-MMD ``<video>-L|M|R_<k>`` names
+      (``pku_mmd_to_pkl.py``) or ``<split>_train|val_NNNNNN`` names (``npz_to_pkl.py``).
+    - ``'mmaction2'``: every keypoint float16, exactly those four fields and NTU names:
+      MMAction2's ``tools/data/skeleton/gen_ntu_rgbd_raw.py``, which made the
+      ``ntu60_3d.pkl`` / ``ntu120_3d.pkl`` of its download page (PYSKL's
+      ``ntu_preproc.py`` writes the same layout).
+    - ``'unknown'``: anything else (another dtype, mixed dtypes, other fields such as a
+      2D file's ``keypoint_score`` / ``img_shape``, other names).
+
+    The features also say how many clips start at the origin (centred on their first
+    frame, as MAMP's / CTR-GCN's ``.npz`` files are) and how many hold frames where no
+    body is recorded: neither decides the kind, both matter for preprocessing.
+
+    Args:
+        data: the unpickled file (a dict with ``annotations``, or a bare list).
+
+    Returns:
+        Layout: the kind, the producer, the features and a note.
+    """
+    annotations = data.get('annotations') if isinstance(data, dict) else data
+    if not isinstance(annotations, (list, tuple)):
+        return Layout('unknown', 'no annotation list', [], '')
+    annos = [a for a in annotations if isinstance(a, dict)]
+    arrays = [a['keypoint'] for a in annos if isinstance(a.get('keypoint'), np.ndarray)
+              and a['keypoint'].ndim == 4 and a['keypoint'].shape[-1] == 3]
+    if not annos or not arrays:
+        return Layout('unknown', 'no 3D keypoint arrays', [], '')
+
+    dtypes = Counter(str(k.dtype) for k in arrays)
+    fields = sorted(set().union(*(a.keys() for a in annos)) - set(REQUIRED_KEYS))
+    names = [a.get('frame_dir') for a in annos]
+    naming, converter = next(
+        ((label, tool) for label, pattern, tool in NAMINGS
+         if all(isinstance(n, str) and pattern.fullmatch(n) for n in names)), (None, None))
+    with_gaps = sum(int(not (k != 0).any(axis=(0, 2, 3)).all()) for k in arrays)
+    origins = [_origin(k) for k in arrays]
+    centred = sum(int(o is not None and np.abs(o).max() <= 1e-6) for o in origins)
+
+    n = len(arrays)
+    features = [
+        'keypoint ' + ', '.join(f'{d} in {c} of {n} clips' for d, c in dtypes.most_common()),
+        'fields ' + ', '.join(REQUIRED_KEYS + tuple(fields)),
+        f'{naming} frame_dir names' if naming else 'frame_dir names of no known converter',
+        f'{centred} of {n} clips centred on their first frame',
+        f'{with_gaps} of {n} clips hold frames where no body is recorded',
+    ]
+    only = next(iter(dtypes)) if len(dtypes) == 1 else None
+
+    if only == 'float32' and not fields and (
+            (naming == 'NTU' and not with_gaps) or naming in ('PKU-MMD', 'npz_to_pkl.py')):
+        return Layout('gfp-mmaction', f"gfp-mmaction's {converter}", features, '')
+    if only == 'float16' and not fields and naming == 'NTU':
+        return Layout(
+            'mmaction2',
+            "MMAction2's NTU 3D pickle (its tools/data/skeleton/gen_ntu_rgbd_raw.py, which "
+            'made the ntu60_3d.pkl / ntu120_3d.pkl of its download page)', features,
+            'the configs read it as it is: SkeletonPoseDataset casts the keypoints to '
+            'float32 and the pipeline centres each clip on its first frame. Its bodies are '
+            'the two of largest spread, not denoised as ntu_raw_to_pkl.py denoises them, '
+            f'and frames with no body stay in the clip: see {DOC}')
+    reasons = []
+    if only is None:
+        reasons.append('mixed keypoint dtypes')
+    elif only not in ('float16', 'float32'):
+        reasons.append(f'keypoint {only}')
+    if fields:
+        reasons.append('extra fields ' + ', '.join(fields))
+    if not naming:
+        reasons.append('frame_dir names of no known converter')
+    elif only == 'float16' and naming != 'NTU':
+        reasons.append(f'float16 as MMAction2 stores NTU, but {naming} names')
+    elif only == 'float32' and naming == 'NTU' and with_gaps:
+        reasons.append('float32 NTU clips with frames where no body is recorded, which '
+                       'ntu_raw_to_pkl.py removes')
+    return Layout('unknown', 'neither gfp-mmaction\'s converters nor MMAction2\'s '
+                  'gen_ntu_rgbd_raw.py: ' + '; '.join(reasons), features,
+                  'the checks below still apply; SkeletonPoseDataset casts any float '
+                  'keypoints to float32')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -41,7 +169,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f'error: cannot read {args.pkl}: {type(e).__name__}: {e}', file=sys.stderr)
         return 2
     errors = validate_annotations(data, args.pkl, num_classes=args.num_classes)
+    layout = identify_layout(data)
     print(f'{args.pkl}')
+    print(f'kind: {layout.kind}: {layout.producer}')
+    for feature in layout.features:
+        print(f'  - {feature}')
+    if layout.note:
+        print(f'  note: {layout.note}')
     print(summarize_annotations(data))
     if not errors:
         print('OK: no errors')
