@@ -21,8 +21,20 @@ does not have the defect.
    backend (``nccl``), and its default DDP wrapper passes ``device_ids``; both break
    data-parallel training on CPU. Without CUDA the launch uses ``gloo`` and skips the
    device selection, and DDP gets no ``device_ids``.
+
+   How long a process waits for the others (a collective, the rendezvous) before it
+   fails instead of hanging is bounded on either path by :func:`distributed_timeout`:
+   ``GFP_DIST_TIMEOUT`` (seconds) in the environment, else the config's
+   ``env_cfg.dist_cfg.timeout`` (seconds, MMEngine's key), else torch's default of
+   30 minutes.
+
+Besides, :func:`silence_mmcv_lite_warning` hides the one warning mmcv-lite prints on every
+``import mmaction.models`` (it has no compiled ops, which nothing on the skeleton path
+uses). It runs first, so every tool, and every process that imports the plugin through
+``custom_imports``, starts quietly.
 """
 import contextlib
+import datetime
 import functools
 import logging
 import os
@@ -31,12 +43,14 @@ import pickle
 import re
 import sys
 import types
-from typing import List
+import warnings
+from typing import List, Optional
 
 import torch
 
 __all__ = ['apply_stack_fixes', 'checkpoint_allowlist', 'checkpoints_trusted',
-           'load_from_local', 'TRUST_ENV', 'UntrustedCheckpointError']
+           'load_from_local', 'silence_mmcv_lite_warning', 'TRUST_ENV',
+           'UntrustedCheckpointError', 'DIST_TIMEOUT_ENV', 'distributed_timeout']
 
 _DRN_MODULES = ('mmaction.models.localizers.drn', 'mmaction.models.localizers.drn.drn')
 
@@ -249,12 +263,57 @@ def _cuda_set_device_disabled():
         torch.cuda.set_device = original
 
 
+DIST_TIMEOUT_ENV = 'GFP_DIST_TIMEOUT'
+_TORCH_DEFAULT_TIMEOUT = 1800.0  # torch.distributed's default_pg_timeout (30 min)
+
+
+def _env_timeout() -> Optional[float]:
+    """``GFP_DIST_TIMEOUT`` in seconds, None when unset or empty.
+
+    Raises:
+        ValueError: not a positive number.
+    """
+    value = os.environ.get(DIST_TIMEOUT_ENV, '').strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float('inf'):
+        raise ValueError(f'{DIST_TIMEOUT_ENV}={value!r}: expected a positive number of '
+                         'seconds (how long a process waits for the others before the '
+                         'run stops)')
+    return seconds
+
+
+def distributed_timeout(dist_cfg: Optional[dict] = None) -> float:
+    """How long, in seconds, a process of a distributed run waits for the others in a
+    collective (or at the rendezvous) before it fails: ``GFP_DIST_TIMEOUT`` if set,
+    else ``dist_cfg['timeout']`` (the config's ``env_cfg.dist_cfg``, seconds, as
+    MMEngine's ``init_dist`` takes it), else torch's default, 1800.
+
+    Raises:
+        ValueError: ``GFP_DIST_TIMEOUT`` is not a positive number.
+    """
+    from_env = _env_timeout()
+    if from_env is not None:
+        return from_env
+    timeout = (dist_cfg or {}).get('timeout')
+    if isinstance(timeout, datetime.timedelta):
+        return timeout.total_seconds()
+    return float(timeout) if timeout is not None else _TORCH_DEFAULT_TIMEOUT
+
+
 def _cpu_capable_launch(init_fn):
     if getattr(init_fn, '_gfp_cpu_capable', False):
         return init_fn
 
     @functools.wraps(init_fn)
     def launch(backend, *args, **kwargs):
+        from_env = _env_timeout()
+        if from_env is not None:  # the environment overrides env_cfg.dist_cfg.timeout
+            kwargs['timeout'] = datetime.timedelta(seconds=from_env)
         if torch.cuda.is_available():
             return init_fn(backend, *args, **kwargs)
         with _cuda_set_device_disabled():
@@ -286,8 +345,29 @@ def _make_distributed_launch_cpu_capable() -> None:
     MMDistributedDataParallel.__init__ = __init__
 
 
+# What mmcv-lite's mmcv/cnn/bricks/transformer.py warns at import (mmcv 2.0 and 2.1).
+MMCV_LITE_WARNING = r'Fail to import ``MultiScaleDeformableAttention``'
+_MMCV_LITE_WARNING_MODULE = r'mmcv\.cnn\.bricks\.transformer'
+
+
+def silence_mmcv_lite_warning() -> None:
+    """Ignore the ``UserWarning`` that mmcv-lite raises when ``mmcv.cnn`` is imported
+    without its compiled ops ("Fail to import ``MultiScaleDeformableAttention`` ...").
+
+    Only that message, only that category and only from the module that raises it
+    (``mmcv.cnn.bricks.transformer``) is filtered; every other warning, from mmcv or
+    elsewhere, is shown as before. It must run before the first ``import
+    mmaction.models``: importing ``gfp_mmaction`` does it first, so the tools, which
+    import the plugin before anything builds, never print it. Idempotent.
+    """
+    warnings.filterwarnings('ignore', message=MMCV_LITE_WARNING, category=UserWarning,
+                            module=_MMCV_LITE_WARNING_MODULE)
+
+
 def apply_stack_fixes() -> None:
-    """Apply the three fixes described in this module's docstring."""
+    """Apply the three fixes described in this module's docstring (and silence
+    mmcv-lite's import warning first)."""
+    silence_mmcv_lite_warning()
     _install_drn_placeholder()
     _register_allowlisted_checkpoint_loader()
     _make_distributed_launch_cpu_capable()

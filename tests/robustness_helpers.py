@@ -8,8 +8,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-# 48-frame clips, 4-frame patches -> 12 patch rows; encoder 1 x 32; 20 training clips in
-# batches of 10 -> 2 iterations per epoch.
+# The batched pre-training path (SkeletonClipDataset, skeleton_clip_collate,
+# SkeletonPretrainPreprocessor): 48-frame clips, 4-frame patches -> 12 patch rows;
+# encoder 1 x 32; 20 training clips in batches of 10 -> 2 iterations per epoch. ``extra``
+# is appended as config lines (e.g. another data preprocessor type).
 TINY_CONFIG = """
 _base_ = '{repo}/configs/gfp/gfp_synthetic_xsub.py'
 model = dict(
@@ -18,21 +20,15 @@ model = dict(
               pool_kernels=(2, 6, 12), target_dims=32, global_hidden=64),
     target_generator=dict(target_dims=32, pool_kernels=(2, 6, 12), local_hidden=32,
                           global_hidden=64))
-pipeline = [
-    dict(type='CentreOnFirstFrame', joint=1),
-    dict(type='ValidCropResize', clip_len=48, p_interval=(0.5, 1.0), min_frames=16),
-    dict(type='RandomRotation3D', max_angle=0.3),
-    dict(type='FormatGCNInput', num_person=2, mode='zero'),
-    dict(type='MotionAwareTokenMasking', mask_ratio=0.9, tau=0.8, patch_len=4),
-    {extra}dict(type='PackActionInputs', algorithm_keys=('token_mask', )),
-]
+data_preprocessor = dict(clip_len=48, min_frames=16)
 train_dataloader = dict(
     batch_size=10, num_workers=0, persistent_workers=False,
-    dataset=dict(ann_file='{ann_file}', pipeline=pipeline))
+    dataset=dict(ann_file='{ann_file}'))
 train_cfg = dict(max_epochs={epochs})
 default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(interval=1, max_keep_ckpts=3))
 custom_hooks = []
+{extra}
 """
 
 _names = itertools.count()

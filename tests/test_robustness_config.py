@@ -1,14 +1,21 @@
 """A config that cannot train fails in ``tools/train.py`` before the first iteration,
 with an error naming the setting: mask ratio, clip / patch length, pooling kernels,
-target widths, masking strategy name."""
+target widths, masking strategy name.
+
+The pre-training configs run the batched path: the augmentation and masking are the
+top-level ``data_preprocessor`` (``SkeletonPretrainPreprocessor``), so their settings
+are checked there; a per-sample pipeline (still what the other protocols and users'
+own pipelines run) is checked transform by transform, as the last test shows."""
 import pytest
 import torch
-from mmaction.registry import MODELS
+from mmaction.registry import DATASETS, MODELS
 from mmengine.config import Config
 
-from gfp_mmaction.engine.preflight import ConfigError
+from gfp_mmaction.datasets import SkeletonPoseDataset
+from gfp_mmaction.engine.preflight import ConfigError, propagate_num_classes
 from robustness_helpers import load_train_tool, write_config
 
+PRE = 'data_preprocessor'
 PIPELINE = 'train_dataloader.dataset.pipeline'
 
 
@@ -55,31 +62,33 @@ def assert_nothing_trained(work_dir):
 @pytest.mark.parametrize('ratio', ['1.0', '0.0', '1.5'])
 def test_mask_ratio_outside_0_1(train_tool, setup, tmp_path, ratio):
     with pytest.raises(ConfigError) as info:
-        run(train_tool, setup, tmp_path, f'{PIPELINE}.4.mask_ratio={ratio}')
+        run(train_tool, setup, tmp_path, f'{PRE}.mask_ratio={ratio}')
     first_line = str(info.value).splitlines()[0]
-    assert first_line.startswith(f'{PIPELINE}[4] (MotionAwareTokenMasking) (')
-    assert first_line.endswith(f'MotionAwareTokenMasking: mask_ratio must be in (0, 1), '
+    assert first_line.startswith(f'{PRE} (SkeletonPretrainPreprocessor) (')
+    assert first_line.endswith(f'SkeletonPretrainPreprocessor: mask_ratio must be in (0, 1), '
                                f'got {float(ratio)}')
     assert not (tmp_path / 'work').exists()  # before the runner made the work dir
 
 
 def test_clip_length_not_divisible_by_patch_length(train_tool, setup, tmp_path):
     with pytest.raises(ConfigError) as info:
-        run(train_tool, setup, tmp_path, f'{PIPELINE}.1.clip_len=50')
-    assert str(info.value).startswith(f'{PIPELINE}[1] (ValidCropResize) (')
+        run(train_tool, setup, tmp_path, f'{PRE}.clip_len=50')
+    assert str(info.value).startswith(f'{PRE} (SkeletonPretrainPreprocessor) (')
     assert str(info.value).endswith(
-        f'clip_len=50 is not divisible by patch_len=4 of {PIPELINE}[4] '
-        '(MotionAwareTokenMasking); use a multiple of 4')
+        'SkeletonPretrainPreprocessor: clip_len=50 must be a multiple of patch_len=4 with '
+        'at least 2 patches')
+    assert not (tmp_path / 'work').exists()
 
 
 def test_encoder_frames_not_divisible_by_patch_length(train_tool, setup, tmp_path):
     with pytest.raises(ValueError, match='SkeletonTransformer: num_frames=50 is not divisible'):
         run(train_tool, setup, tmp_path, 'model.backbone.num_frames=50')
     assert_nothing_trained(tmp_path / 'work')
-    # The masking transform and the encoder must cut the same tokens.
-    with pytest.raises(ConfigError, match=r'^train_dataloader\.dataset\.pipeline\[4\] '
-                                          r'\(MotionAwareTokenMasking\) \(.*\): patch_len=4 '
-                                          r'but model\.backbone\.patch_len=6'):
+    # The masking and the encoder must cut the same tokens (unchecked, the first
+    # iteration fails with an index error).
+    with pytest.raises(ConfigError, match=r'^data_preprocessor \(SkeletonPretrainPreprocessor\) '
+                                          r'\(.*\): patch_len=4 but model\.backbone\.'
+                                          r'patch_len=6; the mask must cut the clip'):
         run(train_tool, setup, tmp_path, 'model.backbone.patch_len=6')
 
 
@@ -115,11 +124,90 @@ def test_target_width_check_at_model_build(setup, tmp_path):
 
 def test_masking_strategy_that_does_not_exist(train_tool, setup, tmp_path):
     with pytest.raises(ConfigError) as info:
-        run(train_tool, setup, tmp_path, f'{PIPELINE}.4.type=MotionAwareMasking')
-    message = str(info.value)
-    assert message.startswith(f"{PIPELINE}[4] (")
-    assert message.endswith(
+        run(train_tool, setup, tmp_path, f'{PRE}.masking=motion_awre')
+    assert str(info.value).startswith(f'{PRE} (SkeletonPretrainPreprocessor) (')
+    assert str(info.value).endswith(
+        "SkeletonPretrainPreprocessor: masking must be 'motion_aware' or 'random', got "
+        "'motion_awre'")
+    with pytest.raises(ConfigError) as info:
+        run(train_tool, setup, tmp_path, f'{PRE}.type=SkeletonPretrainPreprocesor')
+    assert str(info.value).startswith(f'{PRE} (')
+    assert str(info.value).endswith(
+        "unknown data preprocessor type 'SkeletonPretrainPreprocesor' (not in the mmaction "
+        "model registry); did you mean 'SkeletonPretrainPreprocessor'?")
+    assert not (tmp_path / 'work').exists()
+
+
+# A per-sample pipeline (SkeletonPoseDataset), as the other protocols and users' own
+# pipelines have, is checked transform by transform before the runner is built.
+PER_SAMPLE = """
+train_dataloader = dict(dataset=dict(type='SkeletonPoseDataset', ann_file='{ann_file}', pipeline=[
+    dict(type='CentreOnFirstFrame', joint=1),
+    dict(type='ValidCropResize', clip_len=48, p_interval=(0.5, 1.0), min_frames=16),
+    dict(type='RandomRotation3D', max_angle=0.3),
+    dict(type='FormatGCNInput', num_person=2, mode='zero'),
+    dict(type='MotionAwareTokenMasking', mask_ratio=0.9, tau=0.8, patch_len=4),
+    dict(type='PackActionInputs', algorithm_keys=('token_mask', )),
+]))
+"""
+
+
+def run_per_sample(train_tool, setup, tmp_path, *options):
+    ann_file = setup / 'synthetic.pkl'
+    config = write_config(tmp_path, ann_file, extra=PER_SAMPLE.format(ann_file=ann_file))
+    train_tool.main([str(config), '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+                     *options])
+
+
+def test_per_sample_pipeline_is_checked_transform_by_transform(train_tool, setup, tmp_path):
+    with pytest.raises(ConfigError) as info:
+        run_per_sample(train_tool, setup, tmp_path, f'{PIPELINE}.4.mask_ratio=1.2')
+    assert str(info.value).startswith(f'{PIPELINE}[4] (MotionAwareTokenMasking) (')
+    assert str(info.value).endswith('MotionAwareTokenMasking: mask_ratio must be in (0, 1), '
+                                    'got 1.2')
+    with pytest.raises(ConfigError) as info:
+        run_per_sample(train_tool, setup, tmp_path, f'{PIPELINE}.1.clip_len=50')
+    assert str(info.value).endswith(
+        f'clip_len=50 is not divisible by patch_len=4 of {PIPELINE}[4] '
+        '(MotionAwareTokenMasking); use a multiple of 4')
+    with pytest.raises(ConfigError) as info:
+        run_per_sample(train_tool, setup, tmp_path, f'{PIPELINE}.4.type=MotionAwareMasking')
+    assert str(info.value).endswith(
         "unknown transform type 'MotionAwareMasking' (not in the mmaction transform "
         "registry); did you mean 'MotionAwareTokenMasking'? Masking strategies: "
         'MotionAwareTokenMasking, RandomTokenMasking.')
     assert not (tmp_path / 'work').exists()
+
+
+# ------------------------------------------------ the classifier's class count
+@DATASETS.register_module(force=True)
+class UsersOwnPoseDataset(SkeletonPoseDataset):
+    """Test-only: a user's subclass, under a name that says nothing about it."""
+
+
+def test_num_classes_reaches_every_dataset_that_validates():
+    """``tools/train.py`` gives ``model.cls_head.num_classes`` to every dataset whose
+    class is ``SkeletonPoseDataset`` or a subclass (through dataset wrappers), so their
+    labels are range-checked at load; others (MMAction2's ``PoseDataset``) and a
+    dataset's own ``num_classes`` are left alone."""
+    cfg = Config(dict(
+        model=dict(cls_head=dict(num_classes=7)),
+        train_dataloader=dict(dataset=dict(type='RepeatDataset', times=2, dataset=dict(
+            type='SemiSupervisedPoseDataset'))),
+        val_dataloader=dict(dataset=dict(type='RetrievalPoseDataset')),
+        test_dataloader=dict(dataset=dict(type='ConcatDataset', datasets=[
+            dict(type='SkeletonClipDataset'), dict(type='PoseDataset'),
+            dict(type=UsersOwnPoseDataset), dict(type='UsersOwnPoseDataset'),
+            dict(type='SkeletonPoseDataset', num_classes=5)]))))
+    changed = propagate_num_classes(cfg)
+    assert cfg.train_dataloader.dataset.dataset.num_classes == 7
+    assert cfg.val_dataloader.dataset.num_classes == 7
+    clip, pose, own_class, own_name, explicit = cfg.test_dataloader.dataset.datasets
+    assert (clip.num_classes, own_class.num_classes, own_name.num_classes) == (7, 7, 7)
+    assert 'num_classes' not in pose  # MMAction2's PoseDataset: not ours to set
+    assert explicit.num_classes == 5
+    assert len(changed) == 5
+    # Without a classifier (pre-training) nothing is set.
+    cfg = Config(dict(model=dict(type='GFP'),
+                      train_dataloader=dict(dataset=dict(type='SkeletonClipDataset'))))
+    assert propagate_num_classes(cfg) == [] and 'num_classes' not in cfg.train_dataloader.dataset

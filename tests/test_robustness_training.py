@@ -5,29 +5,29 @@ byte-identical and loadable."""
 import shutil
 import subprocess
 
-import numpy as np
 import pytest
 import torch
-from mmaction.registry import TRANSFORMS
-from mmcv.transforms import BaseTransform
+from mmaction.registry import MODELS
 
 from gfp_mmaction.engine.hooks import NonFiniteLossError
+from gfp_mmaction.models.data_preprocessors import SkeletonPretrainPreprocessor
 from gfp_mmaction.engine.preflight import ResumeMismatchError, WorkDirError
 from robustness_helpers import load_train_tool, snapshot, write_config
 
 
-@TRANSFORMS.register_module(force=True)
-class PoisonKeypoints(BaseTransform):
-    """Test-only: put a NaN into every sample's joints after the checks of the real
-    transforms, as a numerical fault inside the model would."""
+@MODELS.register_module(force=True)
+class PoisonedPretrainPreprocessor(SkeletonPretrainPreprocessor):
+    """Test-only: the real batched augmentation and masking, then a NaN in joint 3 of
+    frame 0 of every clip, as a numerical fault inside the model would."""
 
-    def transform(self, results):
-        results['keypoint'] = results['keypoint'].copy()
-        results['keypoint'][..., 0, 3, 0] = np.nan
-        return results
+    def forward(self, data: dict, training: bool = False) -> dict:
+        out = super().forward(data, training)
+        out['inputs'][..., 0, 3, 0] = float('nan')  # (B, 1, M, T, V, C)
+        return out
 
 
-POISON = "dict(type='PoisonKeypoints'),\n    "
+POISON = ("data_preprocessor = dict(type='PoisonedPretrainPreprocessor', clip_len=48, "
+          "min_frames=16)")
 
 
 @pytest.fixture(scope='module')
@@ -92,8 +92,9 @@ def assert_intact(work_dir, before):
     assert snapshot(work_dir) == before
     checkpoint = torch.load(work_dir / 'epoch_1.pth', map_location='cpu', weights_only=False)
     assert checkpoint['meta']['epoch'] == 1
+    # (The state dict also holds the data preprocessor's seed, a dict: tensors only.)
     assert all(torch.isfinite(v).all() for v in checkpoint['state_dict'].values()
-               if v.is_floating_point())
+               if isinstance(v, torch.Tensor) and v.is_floating_point())
 
 
 # --------------------------------------------------------------- non-finite loss
@@ -103,8 +104,9 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_checkpoint(
     work_dir = copy_work_dir(trained, tmp_path)
     before = snapshot(work_dir)
     assert set(before) == {'epoch_1.pth', 'last_checkpoint'}
-    # Resume the 1-epoch run for 3 epochs with poisoned data: epoch 2, batch 1 is the
-    # first iteration (iteration 3) to see it.
+    # Resume the 1-epoch run for 3 epochs with poisoned inputs: epoch 2, batch 1 is the
+    # first iteration (iteration 3) to see them. (The check is deferred to the logging
+    # interval, here every iteration, but names the first bad iteration whatever it is.)
     config = write_config(tmp_path, ann_file, epochs=3, extra=POISON)
     with pytest.raises(NonFiniteLossError) as info:
         train_tool.main([str(config), '--work-dir', str(work_dir), '--resume'])
@@ -221,3 +223,29 @@ def test_checkpoint_paths_are_only_ever_loaded_as_files(train_tool, trained, tmp
         train_tool.main([str(write_config(tmp_path, ann_file)), '--work-dir',
                          str(tmp_path / 'b'), '--cfg-options', f'load_from={code}'])
     assert not marker.exists()
+
+
+# ---------------------------------------------------------- untrusted checkpoint
+def test_untrusted_checkpoint_is_refused_and_nothing_is_written(train_tool, trained, tmp_path):
+    """``--resume`` from a checkpoint holding a global outside the allowlist stops with
+    ``UntrustedCheckpointError`` (printed as one ``error:`` line) before any of it is
+    loaded; the work dir's checkpoints stay as they were."""
+    import io
+
+    from gfp_mmaction.compat import UntrustedCheckpointError
+    root, ann_file, _ = trained
+    work_dir = copy_work_dir(trained, tmp_path)
+    before = snapshot(work_dir)
+    checkpoint = torch.load(work_dir / 'epoch_1.pth', map_location='cpu', weights_only=False)
+    checkpoint['meta']['opener'] = io.open  # pickled as the global io.open
+    crafted = tmp_path / 'crafted.pth'
+    torch.save(checkpoint, crafted)
+    with pytest.raises(UntrustedCheckpointError) as info:
+        train_tool.main([str(write_config(tmp_path, ann_file, epochs=2)), '--work-dir',
+                         str(work_dir), '--resume', str(crafted)])
+    assert str(info.value).startswith(f'Refused to load checkpoint {crafted}: it holds the '
+                                      'global(s) io.open, which are not on the checkpoint '
+                                      'allowlist.')
+    assert UntrustedCheckpointError in train_tool.CLEAR_ERRORS
+    assert_intact(work_dir, before)
+    assert not (work_dir / 'train.lock').exists()

@@ -61,17 +61,21 @@ def parse_args(argv=None):
 
 
 def dataset_config(cfg, split: str) -> dict:
-    """The test (else val) dataset of ``cfg`` as a plain ``PoseDataset`` of ``split``."""
+    """The test (else val) dataset of ``cfg`` as a ``SkeletonPoseDataset`` of ``split``:
+    MMAction2's ``PoseDataset`` that checks every sample of the split when it loads, so a
+    broken sample stops the export naming the file, the sample and the field."""
     loader = cfg.get('test_dataloader') or cfg.get('val_dataloader')
     if not loader:
         raise ValueError('the config has neither a test_dataloader nor a val_dataloader')
     dataset = copy.deepcopy(loader['dataset'])
     while dataset.get('type') in ('ConcatDataset', 'RepeatDataset', 'ClassBalancedDataset'):
         dataset = dataset['datasets'][0] if 'datasets' in dataset else dataset['dataset']
-    # Retrieval / semi-supervised variants read a subset or two splits: read one split.
-    for key in ('gallery_split', 'query_split', 'labelled_fraction', 'subset_seed'):
+    # Retrieval / semi-supervised variants read a subset or two splits: read one split;
+    # a SkeletonClipDataset's store options are not a per-sample dataset's.
+    for key in ('gallery_split', 'query_split', 'labelled_fraction', 'subset_seed',
+                'num_person', 'device', 'store_dtype'):
         dataset.pop(key, None)
-    dataset.update(type='PoseDataset', split=split, test_mode=True)
+    dataset.update(type='SkeletonPoseDataset', split=split, test_mode=True)
     return dataset
 
 

@@ -5,28 +5,48 @@
         [--cfg-options k=v ...] [--launcher pytorch]
 """
 import argparse
+import contextlib
 import os
 import os.path as osp
+import re
+import signal
 import sys
 from pathlib import Path
+from typing import Optional
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
+from mmengine.runner import Runner, find_latest_checkpoint
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import gfp_mmaction  # noqa: E402,F401  (stack fixes before any build)
+from gfp_mmaction.compat import UntrustedCheckpointError, distributed_timeout  # noqa: E402
 from gfp_mmaction.datasets import AnnotationError  # noqa: E402
 from gfp_mmaction.engine.hooks import NonFiniteLossError  # noqa: E402
+from gfp_mmaction.engine.hooks.atomic_io import DiskFullError  # noqa: E402
 from gfp_mmaction.engine.preflight import (ConfigError, ResumeMismatchError,  # noqa: E402
                                            WorkDirError, check_pipelines, check_resume,
                                            check_work_dir, propagate_num_classes,
                                            resume_checkpoint)
+from gfp_mmaction.engine.run_lock import (WorkDirLock, WorkDirLockedError,  # noqa: E402
+                                          launcher_rank)
 from gfp_mmaction.utils import MissingDataError, check_annotation_files  # noqa: E402
+
+
+class DataLoaderWorkerError(RuntimeError):
+    """A data-loader worker process died during training (killed by a signal, or it
+    exited)."""
+
+
+class DistributedRunError(RuntimeError):
+    """A collective operation with the other processes of a distributed run failed:
+    one of them died or stopped responding."""
+
 
 # Errors whose message says everything: printed without a traceback (docs/robustness.md).
 CLEAR_ERRORS = (ConfigError, WorkDirError, ResumeMismatchError, AnnotationError,
-                NonFiniteLossError)
+                NonFiniteLossError, UntrustedCheckpointError, DiskFullError,
+                WorkDirLockedError, DataLoaderWorkerError, DistributedRunError)
 
 
 def parse_args(argv=None):
@@ -36,7 +56,9 @@ def parse_args(argv=None):
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from the given checkpoint, or from the latest one in the work dir '
-        'when no path is given (checkpoints are unpickled: only load files you trust)')
+        'when no path is given. Checkpoints load with weights_only=True and an allowlist '
+        'of what MMEngine checkpoints hold; a file holding anything else is refused '
+        'unless GFP_TRUST_CHECKPOINTS=1 (trusted files only; docs/robustness.md)')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision: bfloat16 autocast, no loss scaler (GPU or CPU)')
     parser.add_argument('--amp-dtype', choices=['bfloat16', 'float16'], default='bfloat16',
@@ -121,6 +143,94 @@ def use_fused_adamw(cfg) -> None:
         optimizer['fused'] = True
 
 
+# torch's messages for a dead worker (torch/utils/data: the SIGCHLD handler and the
+# loader's liveness check).
+_WORKER_DIED = re.compile(
+    r'DataLoader worker \(pid(?:\(s\))? (?P<pids>[\d, ]+)\) (?:is killed by signal: '
+    r'(?P<signal>[^.]+)|exited unexpectedly(?: with exit code (?P<code>-?\d+))?)')
+_SIGNAL_NAMES = {signal.strsignal(s): s.name for s in signal.Signals
+                 if signal.strsignal(s)}
+_SIGNAL_HINTS = dict(
+    SIGKILL='A SIGKILL that nobody sent is usually the kernel\'s out-of-memory killer (see '
+    '`dmesg`): fewer workers (train_dataloader.num_workers) or a smaller batch need less '
+    'host memory.',
+    SIGBUS='A SIGBUS in a worker is usually a full shared-memory file system (/dev/shm): '
+    'enlarge it (e.g. docker --shm-size) or use fewer workers.')
+
+
+def _position(runner) -> str:
+    """``in epoch 2, iteration 3``: where training was (1-based), as the runner's message
+    hub last recorded it."""
+    hub = getattr(runner, 'message_hub', None)
+    epoch = hub.get_info('epoch') if hub is not None else None
+    iteration = hub.get_info('iter') if hub is not None else None
+    if epoch is None or iteration is None:
+        return 'before training started'
+    return f'in epoch {epoch + 1}, iteration {iteration + 1}'
+
+
+def _kept(work_dir: str) -> str:
+    last = find_latest_checkpoint(work_dir) if osp.isdir(work_dir) else None
+    if last is None:
+        return 'no checkpoint had been written yet'
+    return f'the last checkpoint, {last}, is intact and --resume continues from it'
+
+
+def worker_death(error: BaseException, runner, work_dir: str
+                 ) -> Optional[DataLoaderWorkerError]:
+    """The :class:`DataLoaderWorkerError` that ``error`` means, if it is torch's report of
+    a dead data-loader worker; else None."""
+    match = _WORKER_DIED.search(str(error))
+    if match is None:
+        return None
+    pids = match.group('pids').strip().rstrip(',')
+    who = f'DataLoader worker (pid{"s" if "," in pids else ""} {pids})'
+    if match.group('signal'):
+        text = match.group('signal').strip()
+        name = _SIGNAL_NAMES.get(text, 'a signal')
+        how = f'was killed by {name} ({text})'
+        hint = _SIGNAL_HINTS.get(name, '')
+    else:
+        code = match.group('code')
+        how = 'exited unexpectedly' + (f' with exit code {code}' if code else '')
+        hint = ('Its details are lost with the worker process: with '
+                'train_dataloader.num_workers=0 the data loading runs in this process '
+                'and reports them.')
+    return DataLoaderWorkerError(
+        f'{who} {how} {_position(runner)}: training stopped; {_kept(work_dir)}.'
+        + (f'\n{hint}' if hint else ''))
+
+
+def _backend_reason(text: str) -> str:
+    """The first line of a backend's error without its source location and boilerplate."""
+    line = text.strip().splitlines()[0] if text.strip() else text
+    line = re.sub(r'^\[[^\]]*\]\s*', '', line)
+    return line.split(' This is typically caused by', 1)[0].strip()
+
+
+def collective_failure(error: BaseException, cfg) -> Optional[DistributedRunError]:
+    """The :class:`DistributedRunError` that ``error`` means, if it is a failed collective
+    (or rendezvous) of a distributed run; else None."""
+    import torch.distributed as dist
+    world_size = int(os.environ.get('WORLD_SIZE', 1))
+    if dist.is_available() and dist.is_initialized():
+        world_size = dist.get_world_size()
+    if world_size < 2 or not (
+            isinstance(error, getattr(dist, 'DistError', ())) or
+            re.search(r'gloo|nccl|ProcessGroup|c10d', str(error), re.IGNORECASE)):
+        return None
+    rank = dist.get_rank() if dist.is_initialized() else int(os.environ.get('RANK', 0))
+    timeout = distributed_timeout((cfg.get('env_cfg') or {}).get('dist_cfg'))
+    return DistributedRunError(
+        f'rank {rank} of {world_size} lost the other processes of the distributed run: '
+        f'{_backend_reason(str(error))}\n'
+        'Another process of the run died or stopped responding (killed, out of memory, '
+        'or its machine failed): see its log. Training stopped; '
+        f'{_kept(cfg.work_dir)} (restart every process). A process waits {timeout:g} s '
+        'for the others before it gives up: env_cfg.dist_cfg.timeout in the config, or '
+        'GFP_DIST_TIMEOUT=SECONDS in the environment.')
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
@@ -136,11 +246,29 @@ def main(argv=None):
     check_pipelines(cfg, args.config)
     propagate_num_classes(cfg)
     check_work_dir(cfg.work_dir)
-    runner = Runner.from_cfg(cfg)  # builds the model: its own argument checks run here
-    checkpoint = resume_checkpoint(cfg)
-    if checkpoint is not None:
-        check_resume(runner.model, checkpoint, args.config)
-    runner.train()  # builds the datasets (validated at load) before the first iteration
+    # One run per work dir: a second one stops here, naming the first (the process of
+    # global rank 0 holds the lock for a distributed run).
+    lock = None
+    if launcher_rank(args.launcher) == 0 and '://' not in str(cfg.work_dir):
+        lock = WorkDirLock(cfg.work_dir)
+    runner = None
+    with lock if lock is not None else contextlib.nullcontext():
+        try:
+            runner = Runner.from_cfg(cfg)  # builds the model: its own argument checks
+            if lock is not None and lock.taken_over:
+                runner.logger.warning(lock.takeover_message())
+            checkpoint = resume_checkpoint(cfg)
+            if checkpoint is not None:
+                check_resume(runner.model, checkpoint, args.config)
+            runner.train()  # builds the datasets (validated at load) first
+        except RuntimeError as error:
+            fault = worker_death(error, runner, cfg.work_dir) or \
+                collective_failure(error, cfg)
+            if fault is None:
+                raise
+            if runner is not None:
+                runner.logger.error(str(fault))
+            raise fault from error
 
 
 if __name__ == '__main__':

@@ -4,9 +4,12 @@ message, not hours later (after the first epoch, or as a shape warning in the lo
 
 - :func:`check_pipelines`: every pipeline transform exists and builds (its own argument
   checks, e.g. a mask ratio outside (0, 1)); the clip length is a multiple of the patch
-  length, and the masking patch length is the encoder's.
-- :func:`propagate_num_classes`: a ``SkeletonPoseDataset`` without ``num_classes`` gets
-  the classifier's, so labels outside ``[0, num_classes)`` are caught at load.
+  length, and the masking patch length is the encoder's. The same for the batched
+  pre-training path's data preprocessor (``data_preprocessor``, e.g.
+  ``SkeletonPretrainPreprocessor``), which does there what the pipeline does here.
+- :func:`propagate_num_classes`: a dataset that validates its split at load
+  (``SkeletonPoseDataset`` or a subclass) without ``num_classes`` gets the
+  classifier's, so labels outside ``[0, num_classes)`` are caught at load.
 - :func:`check_work_dir`: the work dir can be created and written.
 - :func:`check_resume`: the checkpoint ``--resume`` would load holds exactly the
   model's weights, with the same shapes (MMEngine's resume loads with ``strict=False``
@@ -19,17 +22,17 @@ import re
 import tempfile
 from typing import Dict, List, Optional, Tuple
 
-from mmaction.registry import TRANSFORMS
+from mmaction.registry import DATASETS, MODELS, TRANSFORMS
 from mmengine.model import is_model_wrapper
 from mmengine.runner import find_latest_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch import nn
 
-from ..utils.config_checks import iter_dataset_cfgs
+from ..utils.config_checks import iter_dataset_cfgs, model_config
 
 __all__ = ['ConfigError', 'WorkDirError', 'ResumeMismatchError', 'check_pipelines',
-           'propagate_num_classes', 'check_work_dir', 'resume_checkpoint',
-           'check_resume']
+           'check_data_preprocessor', 'propagate_num_classes', 'check_work_dir',
+           'resume_checkpoint', 'check_resume']
 
 _DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 _SHOWN = 5  # keys quoted per kind of resume mismatch
@@ -73,14 +76,71 @@ def _unknown_type(key: str, name: str) -> ConfigError:
         f'registry){hint} Masking strategies: {", ".join(_masking_transforms())}.')
 
 
+def _check_patch_len(where: str, patch_len: int, backbone: dict) -> None:
+    """The masking cuts the clip into the encoder's tokens: same ``patch_len``."""
+    if 'patch_len' in backbone and backbone['patch_len'] != patch_len:
+        raise ConfigError(
+            f'{where}: patch_len={patch_len} but model.backbone.patch_len='
+            f'{backbone["patch_len"]}; the mask must cut the clip into the encoder\'s '
+            'tokens')
+
+
+def _data_preprocessors() -> List[str]:
+    """Names of the registered data preprocessors (this scope's and MMEngine's)."""
+    from mmengine.model import BaseDataPreprocessor
+    names = set()
+    registry = MODELS
+    while registry is not None:
+        names.update(name for name, cls in registry.module_dict.items()
+                     if isinstance(cls, type) and issubclass(cls, BaseDataPreprocessor))
+        registry = registry.parent
+    return sorted(names)
+
+
+def check_data_preprocessor(cfg, config_path: str = '') -> None:
+    """Build the model's data preprocessor once (the config's top-level
+    ``data_preprocessor``, which MMEngine's runner gives to the model, else
+    ``model.data_preprocessor``) and check that its ``patch_len``, if it has one, is the
+    encoder's. On the batched pre-training path it does the augmentation and masking,
+    so its arguments (``clip_len``, ``mask_ratio``, ``masking``, ...) are checked here
+    as the pipeline's are.
+
+    Raises:
+        ConfigError: naming the config key, the preprocessor and the value.
+    """
+    model = model_config(cfg) if cfg.get('model') is not None else {}
+    preprocessor = model.get('data_preprocessor')
+    if not isinstance(preprocessor, dict):
+        return
+    key = ('data_preprocessor' if cfg.get('data_preprocessor') is not None
+           and 'data_preprocessor' not in cfg.model else 'model.data_preprocessor')
+    source = f' ({config_path})' if config_path else ''
+    name = preprocessor.get('type')
+    if isinstance(name, str) and MODELS.get(name) is None:
+        close = difflib.get_close_matches(name, _data_preprocessors(), n=1, cutoff=0.6)
+        hint = f'; did you mean {close[0]!r}?' if close else ''
+        raise ConfigError(f'{key}{source}: unknown data preprocessor type {name!r} (not in '
+                          f'the mmaction model registry){hint}')
+    label = name if isinstance(name, str) else getattr(name, '__name__', name)
+    where = f'{key} ({label}){source}'
+    try:
+        built = MODELS.build(dict(preprocessor))
+    except Exception as error:
+        raise ConfigError(f'{where}: {error}') from error
+    if isinstance(getattr(built, 'patch_len', None), int):
+        _check_patch_len(where, built.patch_len, model.get('backbone') or {})
+
+
 def check_pipelines(cfg, config_path: str = '') -> None:
     """Build every transform of every dataloader's pipeline once, and check that the
     clip length (the last transform's ``clip_len``) is a multiple of the patch length
-    and that the masking transform's ``patch_len`` is the encoder's.
+    and that the masking transform's ``patch_len`` is the encoder's; then the same for
+    the data preprocessor (:func:`check_data_preprocessor`), which does the pipeline's
+    work on the batched pre-training path.
 
     Raises:
-        ConfigError: naming the config key (``train_dataloader.dataset.pipeline[4]``),
-            the transform and the value.
+        ConfigError: naming the config key (``train_dataloader.dataset.pipeline[4]``,
+            ``data_preprocessor``), the transform or preprocessor and the value.
     """
     backbone = (cfg.get('model') or {}).get('backbone') or {}
     where = f' ({config_path})' if config_path else ''
@@ -103,22 +163,32 @@ def check_pipelines(cfg, config_path: str = '') -> None:
                 clip = (f'{step_key} ({type(transform).__name__})', transform.clip_len)
             if isinstance(getattr(transform, 'patch_len', None), int):
                 patch = (f'{step_key} ({type(transform).__name__})', transform.patch_len)
-        if patch and 'patch_len' in backbone and backbone['patch_len'] != patch[1]:
-            raise ConfigError(
-                f'{patch[0]}{where}: patch_len={patch[1]} but model.backbone.patch_len='
-                f'{backbone["patch_len"]}; the mask must cut the clip into the encoder\'s '
-                'tokens')
+        if patch:
+            _check_patch_len(patch[0] + where, patch[1], backbone)
         if patch is None and isinstance(backbone.get('patch_len'), int):
             patch = ('model.backbone', backbone['patch_len'])
         if clip and patch and clip[1] % patch[1]:
             raise ConfigError(
                 f'{clip[0]}{where}: clip_len={clip[1]} is not divisible by '
                 f'patch_len={patch[1]} of {patch[0]}; use a multiple of {patch[1]}')
+    check_data_preprocessor(cfg, config_path)
+
+
+def _validates_at_load(dataset_cfg: dict) -> bool:
+    """Whether the dataset config builds a :class:`SkeletonPoseDataset` (or a subclass:
+    ``SemiSupervisedPoseDataset``, ``RetrievalPoseDataset``, ``SkeletonClipDataset``,
+    a user's own), the datasets that check their labels at load; decided by the
+    registered class, not by its name."""
+    from ..datasets import SkeletonPoseDataset
+    kind = dataset_cfg.get('type')
+    cls = DATASETS.get(kind) if isinstance(kind, str) else kind
+    return isinstance(cls, type) and issubclass(cls, SkeletonPoseDataset)
 
 
 def propagate_num_classes(cfg) -> List[str]:
-    """Give each ``SkeletonPoseDataset`` without ``num_classes`` the classifier's
-    (``model.cls_head.num_classes``), so that its labels are range-checked at load.
+    """Give each dataset that validates at load (:func:`_validates_at_load`) and has no
+    ``num_classes`` the classifier's (``model.cls_head.num_classes``), so that its labels
+    are range-checked at load.
 
     Returns:
         the config keys set.
@@ -133,8 +203,7 @@ def propagate_num_classes(cfg) -> List[str]:
         if not loader_cfg:
             continue
         for dataset in iter_dataset_cfgs(loader_cfg.get('dataset')):
-            if dataset.get('type') == 'SkeletonPoseDataset' and \
-                    dataset.get('num_classes') is None:
+            if dataset.get('num_classes') is None and _validates_at_load(dataset):
                 dataset['num_classes'] = num_classes
                 changed.append(f'{loader}.dataset.num_classes')
     return changed
