@@ -25,6 +25,9 @@ Crash safety (a kill at any moment):
 - checkpoints beyond ``max_keep_ckpts`` are deleted only after that, so the file that
   ``last_checkpoint`` names always exists. (MMEngine deletes first and writes
   ``last_checkpoint`` with a plain truncating write.)
+- a full disk while a checkpoint is written raises :class:`DiskFullError` naming the
+  file, the bytes it needs and the bytes free, and the checkpoint that ``--resume`` will
+  continue from; no partial file is left and nothing older is deleted.
 
 Exactness limits: on the batched pre-training path (``SkeletonClipDataset`` +
 ``SkeletonPretrainPreprocessor``) the workers draw nothing: every augmentation draw is
@@ -45,8 +48,9 @@ from mmaction.registry import HOOKS
 from mmengine.dist import all_gather_object, get_dist_info, is_main_process
 from mmengine.fileio import LocalBackend, get_file_backend
 from mmengine.hooks import CheckpointHook
+from mmengine.runner import find_latest_checkpoint
 
-from .atomic_io import atomic_write
+from .atomic_io import DiskFullError, write_or_explain
 from .rng_state import get_rng_state, set_rng_state
 
 __all__ = ['ResumableCheckpointHook']
@@ -69,6 +73,16 @@ def _worker_init_seed(runner) -> Optional[int]:
     if isinstance(init_fn, functools.partial):
         return init_fn.keywords.get('seed')
     return None
+
+
+def _what_resume_continues_from(runner) -> str:
+    """The sentence a checkpoint-writing error ends with: what was kept."""
+    last = find_latest_checkpoint(runner.work_dir)
+    if last is None:
+        return 'No checkpoint had been written yet. Free some space and start again.'
+    return (f'The checkpoints already written and `last_checkpoint` were not changed: free '
+            f'some space (or choose a --work-dir on a larger disk) and --resume continues '
+            f'from {last}.')
 
 
 @HOOKS.register_module()
@@ -104,6 +118,8 @@ class ResumableCheckpointHook(CheckpointHook):
             world_size=world_size, rng=all_gather_object(get_rng_state()),
             sampler_seed=getattr(sampler, 'seed', None), worker_seed=_worker_init_seed(runner))
 
+        # MMEngine keeps keep_ckpt_ids only with max_keep_ckpts > 0 (MMAction2's recipes: -1).
+        kept_ids = list(getattr(self, 'keep_ckpt_ids', ()))
         stale = []
         if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids
                                             and self.keep_ckpt_ids[-1] == step):
@@ -121,13 +137,25 @@ class ResumableCheckpointHook(CheckpointHook):
                 save_optimizer=self.save_optimizer,
                 save_param_scheduler=self.save_param_scheduler, meta=meta,
                 by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
+        except DiskFullError as error:
+            if self.max_keep_ckpts > 0:  # nothing was written, nothing goes
+                self.keep_ckpt_ids.clear()
+                self.keep_ckpt_ids.extend(kept_ids)
+                runner.message_hub.update_info('keep_ckpt_ids', kept_ids)
+            raise error.with_note(_what_resume_continues_from(runner)) from error
         finally:
             self._pending_state = None
         if not is_main_process():
             return
         # Only now that the checkpoint is complete does `last_checkpoint` name it, and
         # only then do the checkpoints beyond max_keep_ckpts go.
-        atomic_write(osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
+        try:
+            write_or_explain(osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
+        except DiskFullError as error:
+            raise error.with_note(
+                f'The new checkpoint {self.last_ckpt} is complete, but `last_checkpoint` '
+                'still names the one before it; --resume PATH continues from either.'
+            ) from error
         for old_step in stale:
             path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(old_step))
             if self.file_backend.isfile(path):
@@ -187,8 +215,14 @@ class ResumableCheckpointHook(CheckpointHook):
                 f'has {world_size}: model, optimizer, schedule and data order are resumed, '
                 'the random states are not (augmentation continues from the seed).')
             return
-        set_rng_state(state['rng'][rank])
         loader = runner.train_dataloader
+        if getattr(loader, 'num_workers', 0) > 0 and getattr(loader, 'persistent_workers', False):
+            # Starting a DataLoader's workers draws their base seed from torch's global
+            # generator. The uninterrupted run drew it in its first epoch, before the
+            # states saved here; start the persistent workers now, before the states are
+            # restored, so that the resumed run's stream does not draw it a second time.
+            iter(loader)
+        set_rng_state(state['rng'][rank])
         note = ''
         if getattr(loader, 'num_workers', 0) > 0 and getattr(loader, 'persistent_workers', False):
             note = (' Persistent data-loader workers restart their own random streams from '

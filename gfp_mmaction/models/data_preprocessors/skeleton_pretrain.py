@@ -145,12 +145,13 @@ class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
         self.visible_rounding = visible_rounding
         self.seed = int(torch.initial_seed() if seed is None else seed)
 
-    # The seed travels with the model's state dict (``data_preprocessor._extra_state``).
-    def get_extra_state(self) -> dict:
-        return dict(seed=self.seed)
+    # The seed travels with the model's state dict (``data_preprocessor._extra_state``), as
+    # an int64 tensor: MMEngine broadcasts every state-dict entry from rank 0 at start-up.
+    def get_extra_state(self) -> torch.Tensor:
+        return torch.tensor(self.seed, dtype=torch.int64)
 
-    def set_extra_state(self, state: dict) -> None:
-        self.seed = int(state['seed'])
+    def set_extra_state(self, state) -> None:
+        self.seed = int(state['seed'] if isinstance(state, dict) else state)
 
     def num_visible(self, num_tokens: int) -> int:
         """``round(L * (1 - mask_ratio))``: 75 of 750 at ratio 0.9; with
