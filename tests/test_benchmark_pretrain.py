@@ -207,6 +207,22 @@ def test_compare_reference_resident_and_json_records(bench, capsys, repo_root, c
         assert record['samples_per_s'] > 0 and record['device'].startswith('cpu')
     assert records[2]['store_mib'] > 0  # the resident store's size
 
+
+def test_memory_after_a_full_pass(bench, capsys, repo_root, cache, tmp_path):
+    out_file = tmp_path / 'records.json'
+    out, rows, _ = run(bench, capsys, repo_root, cache, GFP, '--mode', 'data', '--memory',
+                       '--batch-size', '4', '--iters', '1', '--warmup', '1', '--num-clips',
+                       '8', '--max-frames', '80', '--num-workers', '1', '--out', str(out_file))
+    line = re.search(r'^gfp_ntu60_xsub: host memory after a full pass, proportional set size: '
+                     r'main process (\d+) MiB \+ 1 worker\(s\) (\d+) MiB = (\d+) MiB; the '
+                     r'clips take (\d+) MiB \(([\d.]+)x\)$', out, re.M)
+    main, workers, total = (int(line.group(i)) for i in (1, 2, 3))
+    assert main > 50 and workers > 0 and abs(main + workers - total) <= 1
+    record = json.loads(out_file.read_text())[0]
+    assert record['live_workers'] == 1
+    assert record['pss_total_mib'] == pytest.approx(
+        record['pss_main_mib'] + record['pss_workers_mib'])
+
 def test_profile_data_lists_every_stage(bench, capsys, repo_root, cache):
     out, _, _ = run(bench, capsys, repo_root, cache, GFP, '--profile-data', '6',
                     '--batch-size', '3', '--num-clips', '8', '--max-frames', '80')

@@ -73,6 +73,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import gfp_mmaction  # noqa: E402,F401  (stack fixes and registration before any build)
 from gfp_mmaction.datasets import generate_synthetic_ntu, per_sample_config  # noqa: E402
 from gfp_mmaction.utils import atomic_write, model_config  # noqa: E402
+from gfp_mmaction.utils.memory import child_pids, process_tree_pss  # noqa: E402
 from get_flops import config_mask_ratio, measure  # noqa: E402
 from mmaction.registry import DATASETS, MODELS  # noqa: E402
 
@@ -315,6 +316,19 @@ class Subject:
     def throughput(self) -> float:
         return self.samples / self.seconds
 
+    def memory_after_full_pass(self) -> dict:
+        """Consume one full pass of the DataLoader (batches only, no preprocessing), then
+        the proportional set size of this process and its workers, in MiB."""
+        for _ in tqdm(self.loader, desc=f'{self.name} full pass', unit='batch',
+                      file=sys.stderr):
+            pass
+        pss = process_tree_pss()
+        self.memory = dict(pss_main_mib=pss['main'] / 2 ** 20,
+                           pss_workers_mib=sum(pss['workers']) / 2 ** 20,
+                           pss_total_mib=pss['total'] / 2 ** 20,
+                           live_workers=len(pss['workers']))
+        return self.memory
+
     @property
     def host_us_per_sample(self) -> float:
         """Host CPU time per sample: in data mode, of the data path outside the data
@@ -341,31 +355,24 @@ class Subject:
                     peak_mem_mib=self.peak_bytes / 2 ** 20 if self.device.type == 'cuda'
                     else None, store_mib=self.store_mib or None, train_tflops=tflops,
                     fwd_gflops_per_sample=self.gflops,
-                    last_loss=None if math.isnan(self.last_loss) else self.last_loss)
+                    last_loss=None if math.isnan(self.last_loss) else self.last_loss,
+                    **getattr(self, 'memory', {}))
 
 
 def host_cpu_seconds() -> float:
-    """CPU seconds used so far by this process (all threads) and its live children (the
-    DataLoader workers), read from ``/proc`` where there is one."""
+    """CPU seconds used so far by this process (all threads) and its live descendants
+    (the DataLoader workers), read from ``/proc`` where there is one."""
     total = time.process_time()
-    tick = os.sysconf('SC_CLK_TCK') if hasattr(os, 'sysconf') else 100
-    tasks = f'/proc/{os.getpid()}/task'
-    if not osp.isdir(tasks):
+    if not osp.isdir('/proc/self'):
         return total
-    children = set()
-    for tid in os.listdir(tasks):
-        try:
-            with open(f'{tasks}/{tid}/children') as f:
-                children.update(f.read().split())
-        except OSError:
-            continue
-    for pid in children:
+    tick = os.sysconf('SC_CLK_TCK')
+    for pid in child_pids():
         try:
             with open(f'/proc/{pid}/stat') as f:
                 fields = f.read().rsplit(')', 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
         except (OSError, IndexError, ValueError):
-            continue
+            continue  # exited meanwhile
     return total
 
 
@@ -577,6 +584,10 @@ def parse_args(argv=None):
                         'per-sample numpy reference path (same settings) and compare their '
                         'host CPU cost per sample (default workers: 0, so that all of it is '
                         'in this process)')
+    parser.add_argument('--memory', action='store_true',
+                        help='pipeline / data mode: after timing, one full pass of the '
+                        'DataLoader, then the host memory (proportional set size) of this '
+                        'process and its workers, against the size of the clips')
     parser.add_argument('--out', metavar='FILE.json',
                         help='write every figure as JSON records to this file')
     parser.add_argument('--num-workers', type=int, default=None,
@@ -690,6 +701,16 @@ def main(argv=None) -> str:
     if args.profile_step:
         for s in subjects:
             print(profile_steps(s, args.profile_step), flush=True)
+    if args.memory:
+        if args.mode == 'step':
+            raise ValueError('--memory needs --mode pipeline or data')
+        for s in subjects:
+            m = s.memory_after_full_pass()
+            print(f'{s.name}: host memory after a full pass, proportional set size: main '
+                  f'process {m["pss_main_mib"]:.0f} MiB + {m["live_workers"]} worker(s) '
+                  f'{m["pss_workers_mib"]:.0f} MiB = {m["pss_total_mib"]:.0f} MiB; the clips '
+                  f'take {s.store_mib:.0f} MiB ({m["pss_total_mib"] / s.store_mib:.2f}x)',
+                  flush=True)
     table = results_table(subjects, args.compare_reference)
     print(table, flush=True)
     if args.out:
