@@ -23,10 +23,8 @@ unless ``GFP_TRUST_CHECKPOINTS=1`` is set for files you trust (docs/robustness.m
 """
 import argparse
 import copy
-import os
 import os.path as osp
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +40,7 @@ import gfp_mmaction  # noqa: E402,F401  (stack fixes before any build)
 from gfp_mmaction.compat import UntrustedCheckpointError  # noqa: E402
 from gfp_mmaction.models.backbones.skeleton_transformer import load_encoder_state  # noqa: E402
 from gfp_mmaction.models.heads import PooledFeatureHead  # noqa: E402
+from gfp_mmaction.utils import atomic_write  # noqa: E402
 from gfp_mmaction.utils.config_checks import DATA_DOC  # noqa: E402
 
 
@@ -121,18 +120,8 @@ def extract(cfg, checkpoint: str, split: str, batch_size: int, num_workers: int,
 
 
 def save_npz(path: str, **arrays) -> None:
-    """``np.savez`` to a temporary file next to ``path``, then ``os.replace``."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path) + '.', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    """``np.savez`` to ``path``, atomically."""
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def main(argv=None):

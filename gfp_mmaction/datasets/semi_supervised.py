@@ -5,9 +5,7 @@ global random state, no file order, no hash order. Every rank of a distributed r
 every run with the same seed, therefore trains on the same samples without any
 communication; :class:`LabelledSubsetHook` records them in the work dir.
 """
-import os
 import os.path as osp
-import tempfile
 from collections import defaultdict
 from typing import Dict, List, Sequence
 
@@ -17,6 +15,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
+from ..utils.atomic_io import atomic_write
 from .skeleton_dataset import SkeletonPoseDataset
 
 __all__ = ['stratified_subset', 'SemiSupervisedPoseDataset', 'LabelledSubsetHook', 'read_subset']
@@ -122,21 +121,11 @@ class SemiSupervisedPoseDataset(SkeletonPoseDataset):
 
     def write_subset(self, path: str) -> None:
         """Write the chosen ``frame_dir``s to ``path``, one a line after ``#`` comment
-        lines naming the draw; atomically (temp file + ``os.replace``)."""
+        lines naming the draw; atomically (:func:`~gfp_mmaction.utils.atomic_write`)."""
         header = (f'# labelled subset: {len(self.labelled_frame_dirs)} of {self.split_size} '
                   f'samples of split {self.split} of {self.ann_file}\n'
                   f'# labelled_fraction={self.labelled_fraction} subset_seed={self.subset_seed}\n')
-        folder = osp.dirname(osp.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path) + '.', dir=folder)
-        try:
-            with os.fdopen(fd, 'w') as f:
-                f.write(header + ''.join(name + '\n' for name in self.labelled_frame_dirs))
-            os.replace(tmp, path)
-        except BaseException:
-            if osp.exists(tmp):
-                os.remove(tmp)
-            raise
+        atomic_write(path, header + ''.join(name + '\n' for name in self.labelled_frame_dirs))
 
 
 def read_subset(path: str) -> List[str]:

@@ -10,7 +10,7 @@ import os
 import os.path as osp
 import tempfile
 from pathlib import Path
-from typing import Union
+from typing import BinaryIO, Callable, Union
 
 __all__ = ['atomic_write']
 
@@ -21,13 +21,15 @@ def _current_umask() -> int:
     return mask
 
 
-def atomic_write(path: Union[str, Path], data: Union[bytes, str], encoding: str = 'utf-8',
-                 fsync: bool = True) -> None:
+def atomic_write(path: Union[str, Path], data: Union[bytes, str, Callable[[BinaryIO], None]],
+                 encoding: str = 'utf-8', fsync: bool = True) -> None:
     """Write ``data`` to ``path`` atomically (parent folders are created).
 
     Args:
         path: destination file.
-        data: bytes, or str encoded with ``encoding``.
+        data: bytes; or str, encoded with ``encoding``; or a function that writes the
+            content to the binary file object it is given (``pickle.dump``, ``np.savez``:
+            large content is streamed, not held twice in memory).
         encoding: text encoding for str ``data``.
         fsync: flush the file and its folder to disk, so that the rename is also
             durable across a power loss (a killed process needs only the rename).
@@ -40,7 +42,7 @@ def atomic_write(path: Union[str, Path], data: Union[bytes, str], encoding: str 
     fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=folder)
     try:
         with os.fdopen(fd, 'wb') as f:
-            f.write(data)
+            data(f) if callable(data) else f.write(data)
             if fsync:
                 f.flush()
                 os.fsync(f.fileno())

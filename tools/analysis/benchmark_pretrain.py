@@ -159,15 +159,7 @@ def annotation_file(num_clips: int, max_frames: int, seed: int, cache_dir: str,
     if osp.isfile(path):
         return path
     data = ntu_like_annotations(num_clips, max_frames, seed, progress)
-    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path) + '.', dir=cache_dir)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(path, lambda f: pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL))
     return path
 
 

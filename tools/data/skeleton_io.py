@@ -1,6 +1,6 @@
 """Plumbing shared by the data converters.
 
-- :func:`atomic_pickle_dump`: temp file in the destination folder, then ``os.replace``.
+- :func:`atomic_pickle_dump`: a pickle written with :func:`gfp_mmaction.utils.atomic_write`.
 - :func:`convert_all`: ordered, optionally multi-process map with a progress bar that
   turns per-file format errors (:class:`SkeletonFormatError`) into fatal errors or
   counted warnings (``--skip-bad``).
@@ -9,10 +9,8 @@ The raw-format readers live in the package, :mod:`gfp_mmaction.datasets.raw_skel
 where ``tools/inference.py`` shares them; the ones this module used to define are
 re-exported here so that existing ``from skeleton_io import ...`` lines keep working.
 """
-import os
 import pickle
 import sys
-import tempfile
 from multiprocessing import Pool
 from pathlib import Path
 from typing import Callable, Iterable, List, Sequence, Tuple
@@ -20,6 +18,7 @@ from typing import Callable, Iterable, List, Sequence, Tuple
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from gfp_mmaction.utils import atomic_write  # noqa: E402
 from gfp_mmaction.datasets.raw_skeletons import (  # noqa: E402,F401  (re-exported)
     NUM_JOINTS, NTUBody, NTUSequence, PKUInstance, SkeletonFormatError, read_ntu_skeleton,
     read_pku_labels, read_pku_skeleton, read_pku_split)
@@ -27,27 +26,9 @@ from gfp_mmaction.datasets.raw_skeletons import (  # noqa: E402,F401  (re-export
 
 # --------------------------------------------------------------------------- plumbing
 def atomic_pickle_dump(obj, out_path: str) -> None:
-    """Pickle ``obj`` to ``out_path`` atomically: a temp file in the same folder, flushed
-    to disk, then ``os.replace``. On any error the temp file is removed, so no partial
-    output appears and an existing ``out_path`` is left untouched."""
-    out_path = os.path.abspath(out_path)
-    folder = os.path.dirname(out_path)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f'.{os.path.basename(out_path)}.',
-                               suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)  # mkstemp makes the file 0600; give it the usual mode
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, out_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Pickle ``obj`` to ``out_path`` atomically (:func:`gfp_mmaction.utils.atomic_write`):
+    no partial output appears and an existing ``out_path`` is left untouched on error."""
+    atomic_write(out_path, lambda f: pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _call(job):
