@@ -2,18 +2,26 @@
 
     python tools/visualize_masking.py CONFIG (--ann-file FILE | --synthetic) [--index I]
         [--split NAME] --out masking.png|masking.gif [--compare] [--frames 6]
-        [--gif-step 2] [--seed 0] [--azim 30] [--elev 10]
+        [--gif-step 2] [--seed 0] [--azim 30] [--elev 10] [--layout NAME]
 
 The clip (the ``I``-th of split ``NAME``, by default the config's training split, of an
-MMAction2 NTU-format pickle, or of a small synthetic set generated with ``--synthetic``)
-goes through the config's training pipeline up to and including its token-masking
-transform, as in training (crop, resize, rotation, masking; numpy seeded by ``--seed``).
-A token is one joint over ``patch_len`` frames.
+MMAction2 skeleton pickle, 3D or 2D, or of a small synthetic set generated with
+``--synthetic``: NTU-25 3D skeletons, or their COCO-17 2D projections when the config
+reads 2D keypoints) goes through the config's training pipeline up to and including its
+token-masking transform, as in training (crop, resize, rotation, masking; numpy seeded by
+``--seed``), read by ``SkeletonPoseDataset`` with the config's dataset settings
+(``layout``, ``num_coords``, ``with_score``, ``normalize_2d``). A token is one joint over
+``patch_len`` frames.
 
-PNG: for every strategy a row of skeletons (NTU-25 bones, 3-D projected orthographically
-after turning the view by ``--azim`` about the vertical axis and ``--elev`` about the
-horizontal one) at evenly spaced frames, visible joints filled blue and masked ones
-hollow red, and beside it the token grid (joints x patch rows, persons stacked) shaded
+The bones and joint names are the joint layout's (:mod:`gfp_mmaction.utils.joint_layouts`):
+``--layout``, else the config dataset's ``layout``, else the one registered layout with
+the clip's joint count (25: NTU-25, 17: COCO-17); joints only, when there is none.
+
+PNG: for every strategy a row of skeletons at evenly spaced frames (3D: projected
+orthographically after turning the view by ``--azim`` about the vertical axis and
+``--elev`` about the horizontal one; 2D: the image plane, upright), visible joints filled
+blue and masked ones hollow red, and beside it the token grid (joints x patch rows,
+persons stacked) shaded
 by the motion that motion-aware masking looks at, with the visible tokens marked; its
 title says how much the visible tokens move compared with the clip's average token.
 GIF: the same skeletons animated over the clip, every ``--gif-step`` frames.
@@ -27,7 +35,7 @@ import copy
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -37,29 +45,26 @@ sys.path.insert(0, str(REPO / 'tools' / 'analysis'))
 from plot_common import check_out_path, save_figure, write_atomically  # noqa: E402
 
 import gfp_mmaction  # noqa: E402,F401  (registers the transforms)
+from gfp_mmaction.datasets.synthetic_2d import write_synthetic_ntu_2d  # noqa: E402
 from gfp_mmaction.datasets.synthetic_ntu import write_synthetic_ntu  # noqa: E402
 from gfp_mmaction.utils import patchify, token_motion_magnitude  # noqa: E402
+from gfp_mmaction.utils.joint_layouts import (LAYOUTS, JointLayout, get_layout,  # noqa: E402
+                                              guess_layout)
 
-# NTU RGB+D's 24 bones between its 25 joints, 1-based as in the dataset's documentation.
-NTU_BONES = tuple((a - 1, b - 1) for a, b in (
-    (1, 2), (2, 21), (3, 21), (4, 3), (5, 21), (6, 5), (7, 6), (8, 7), (9, 21), (10, 9),
-    (11, 10), (12, 11), (13, 1), (14, 13), (15, 14), (16, 15), (17, 1), (18, 17), (19, 18),
-    (20, 19), (22, 23), (23, 8), (24, 25), (25, 12)))
-JOINT_NAMES = ('spine-base', 'spine-mid', 'neck', 'head', 'l-shoulder', 'l-elbow', 'l-wrist',
-               'l-hand', 'r-shoulder', 'r-elbow', 'r-wrist', 'r-hand', 'l-hip', 'l-knee',
-               'l-ankle', 'l-foot', 'r-hip', 'r-knee', 'r-ankle', 'r-foot', 'spine-shoulder',
-               'l-hand-tip', 'l-thumb', 'r-hand-tip', 'r-thumb')
 MASKINGS = ('MotionAwareTokenMasking', 'RandomTokenMasking')
+# The dataset settings that decide what a clip holds (SkeletonPoseDataset's arguments).
+DATA_KEYS = ('layout', 'num_joints', 'num_coords', 'with_score', 'normalize_2d')
 VISIBLE, MASKED, BONE = '#1f5fbf', '#d62728', '#9a9a9a'
 
 
 # ------------------------------------------------------------------ data
 
-def masking_pipelines(config: str, compare: bool) -> Tuple[List[dict], List[dict], str]:
+def masking_pipelines(config: str, compare: bool) -> Tuple[List[dict], List[dict], str, dict]:
     """The config's train pipeline cut at its masking transform.
 
     Returns the steps before the masking, the masking (and with ``compare`` the other
-    strategy, same mask ratio and patch length) and the training split of the config.
+    strategy, same mask ratio and patch length), the training split of the config and its
+    training dataset's layout and channel settings (:data:`DATA_KEYS` it sets).
     ``PackActionInputs`` and what follows are left out: the drawing needs the raw arrays.
     """
     from mmengine.config import Config
@@ -85,7 +90,8 @@ def masking_pipelines(config: str, compare: bool) -> Tuple[List[dict], List[dict
         maskings.append(dict(type=MASKINGS[1] if masking['type'] == MASKINGS[0] else MASKINGS[0],
                              mask_ratio=masking.get('mask_ratio', 0.9),
                              patch_len=masking.get('patch_len', 4)))
-    return steps[:where[0]], maskings, dataset.get('split')
+    settings = {key: dataset[key] for key in DATA_KEYS if dataset.get(key) is not None}
+    return steps[:where[0]], maskings, dataset.get('split'), settings
 
 
 def describe(masking: dict) -> str:
@@ -95,18 +101,21 @@ def describe(masking: dict) -> str:
 
 
 def load_clips(ann_file: str, split: str, index: int, preprocess: Sequence[dict],
-               maskings: Sequence[dict], seed: int) -> List[Dict]:
-    """Clip ``index`` of ``split`` of ``ann_file`` through the ``preprocess`` steps once
+               maskings: Sequence[dict], seed: int, settings: Dict = None) -> List[Dict]:
+    """Clip ``index`` of ``split`` of ``ann_file``, read by ``SkeletonPoseDataset`` with
+    the dataset ``settings`` (:data:`DATA_KEYS`), through the ``preprocess`` steps once
     (numpy seeded by ``seed``), then through each masking (seeded ``seed + k``, so that
     the strategies draw independently).
 
     Returns per masking the pipeline's results: ``keypoint`` ``(1, M, T, V, C)``,
     ``token_mask`` ``(1, M, L)`` bool (True = masked), ``frame_dir``, ``label``."""
-    from mmaction.datasets import PoseDataset
     from mmaction.registry import TRANSFORMS
     from mmengine.registry import init_default_scope
+
+    from gfp_mmaction.datasets import SkeletonPoseDataset
     init_default_scope('mmaction')
-    dataset = PoseDataset(ann_file=ann_file, split=split, pipeline=copy.deepcopy(list(preprocess)))
+    dataset = SkeletonPoseDataset(ann_file=ann_file, split=split,
+                                  pipeline=copy.deepcopy(list(preprocess)), **(settings or {}))
     if not 0 <= index < len(dataset):
         raise SystemExit(f'visualize_masking: --index {index} is out of range: split {split!r} '
                          f'of {ann_file} holds {len(dataset)} clips')
@@ -133,22 +142,50 @@ def project(points: np.ndarray, azim: float, elev: float) -> np.ndarray:
     return np.stack([x1, y1], axis=-1)
 
 
+def choose_layout(requested, configured, num_joints: int) -> Optional[JointLayout]:
+    """The layout to draw with: ``requested`` (``--layout``), else ``configured`` (the
+    config dataset's), else :func:`guess_layout` of the clip's joint count.
+
+    Raises:
+        SystemExit: the chosen layout has another joint count than the clip.
+    """
+    spec = requested if requested is not None else configured
+    layout = get_layout(spec) if spec is not None else guess_layout(num_joints)
+    if layout is not None and layout.num_joints != num_joints:
+        raise SystemExit(f'visualize_masking: layout {layout.name!r} has {layout.num_joints} '
+                         f'joints, the clip {num_joints}')
+    return layout
+
+
 class Clip:
     """One pipeline output, ready to draw: persons that are not zero padding only.
 
-    Attributes: ``xy`` ``(P, T, V, 2)`` projected joints, ``mask`` ``(P, T_e, V)`` bool,
-    ``motion`` ``(P, T_e, V)`` per-token motion, ``patch_len``.
+    Attributes: ``xy`` ``(P, T, V, 2)`` drawn joints, ``mask`` ``(P, T_e, V)`` bool,
+    ``motion`` ``(P, T_e, V)`` per-token motion (every channel, as the masking sees it),
+    ``patch_len``, ``layout`` (None: no bones, joints numbered).
+
+    Args:
+        results: the pipeline's output.
+        patch_len: frames per token.
+        azim, elev: the view of a 3D clip, degrees.
+        coord_dims: coordinates per joint, 3 (projected with ``azim`` / ``elev``) or 2
+            (image coordinates, y down: drawn upright); later channels are not drawn.
+        layout: the joint layout, or None.
     """
 
-    def __init__(self, results: Dict, patch_len: int, azim: float, elev: float):
+    def __init__(self, results: Dict, patch_len: int, azim: float, elev: float,
+                 coord_dims: int = 3, layout: Optional[JointLayout] = None):
         keypoint = np.asarray(results['keypoint'], dtype=np.float64)[0]  # (M, T, V, C)
         M, T, V, _ = keypoint.shape
         mask = np.asarray(results['token_mask'])[0].reshape(M, T // patch_len, V)
         real = np.abs(keypoint).reshape(M, -1).max(axis=1) > 0
-        self.xy = project(keypoint[real], azim, elev)
+        coords = keypoint[real][..., :coord_dims]
+        self.xy = project(coords, azim, elev) if coord_dims == 3 else \
+            coords * np.array([1.0, -1.0])  # image y points down
         self.mask = mask[real]
         self.motion = token_motion_magnitude(patchify(keypoint[real], patch_len))
         self.patch_len = patch_len
+        self.layout = layout
         self.name = f'{results.get("frame_dir", "clip")} (label {results.get("label", "?")})'
 
     @property
@@ -167,9 +204,10 @@ class Clip:
     def draw_frame(self, ax, frame: int) -> None:
         """Skeletons at ``frame``; joints styled by their token's mask."""
         row = frame // self.patch_len
+        bones = self.layout.edges if self.layout is not None else ()
         for person in range(self.xy.shape[0]):
             xy, hidden = self.xy[person, frame], self.mask[person, row]
-            for a, b in NTU_BONES:
+            for a, b in bones:
                 ax.plot(xy[[a, b], 0], xy[[a, b], 1], color=BONE, linewidth=1.6, zorder=1)
             ax.scatter(xy[hidden, 0], xy[hidden, 1], s=22, facecolors='white',
                        edgecolors=MASKED, linewidths=1.2, zorder=2)
@@ -196,7 +234,8 @@ class Clip:
         for p in range(1, P):
             ax.axhline(p * V - 0.5, color='black', linewidth=1)
         ax.set_yticks(range(P * V))
-        ax.set_yticklabels([JOINT_NAMES[j] for _ in range(P) for j in range(V)], fontsize=4.5)
+        names = [self.layout.joint_name(j) if self.layout else f'joint {j}' for j in range(V)]
+        ax.set_yticklabels([names[j] for _ in range(P) for j in range(V)], fontsize=4.5)
         ax.set_xlabel('patch row (time)', fontsize=8)
         ax.tick_params(axis='x', labelsize=7)
         ax.set_title(f'tokens: shade = motion, dots = visible ({int(visible.sum())} of '
@@ -225,7 +264,8 @@ def draw_png(clips: List[Tuple[str, Clip]], out: Path, frames: int) -> Path:
     legend = [Line2D([], [], marker='o', linestyle='', color=VISIBLE, label='visible token'),
               Line2D([], [], marker='o', linestyle='', markerfacecolor='white',
                      markeredgecolor=MASKED, label='masked token'),
-              Line2D([], [], color=BONE, label='bone (NTU-25)')]
+              Line2D([], [], color=BONE, label=f'bone ({first.layout.name})' if first.layout
+                     else 'no layout: no bones')]
     fig.legend(handles=legend, loc='upper center', ncol=3, fontsize=8, frameon=False,
                bbox_to_anchor=(0.5, 1.0 + 0.02 / len(clips)))
     fig.suptitle(first.name, y=1.0 + 0.07 / len(clips), fontsize=10)
@@ -272,6 +312,9 @@ def parse_args(argv=None):
                         help='seed of the preprocessing draws; masking k draws with seed + k')
     parser.add_argument('--azim', type=float, default=30.0, help='view turn, degrees')
     parser.add_argument('--elev', type=float, default=10.0, help='view tilt, degrees')
+    parser.add_argument('--layout', choices=sorted(LAYOUTS), default=None,
+                        help="joint layout of the bones (default: the config dataset's "
+                        "layout, else the one with the clip's joint count)")
     return parser.parse_args(argv)
 
 
@@ -281,17 +324,23 @@ def main(argv=None):
     if args.frames < 1 or args.gif_step < 1:
         raise SystemExit(f'visualize_masking: --frames and --gif-step must be >= 1, got '
                          f'{args.frames} and {args.gif_step}')
-    preprocess, maskings, train_split = masking_pipelines(args.config, args.compare)
+    preprocess, maskings, train_split, settings = masking_pipelines(args.config, args.compare)
     split = args.split or train_split or 'xsub_train'
+    coord_dims = settings.get('num_coords', 3)
     with tempfile.TemporaryDirectory() as tmp:
         ann_file = args.ann_file
-        if args.synthetic:
+        if args.synthetic:  # NTU-25 3D, or its COCO-17 2D projection for a 2D config
             ann_file = str(Path(tmp) / 'synthetic_ntu.pkl')
-            write_synthetic_ntu(ann_file, subjects=2, views=2, reps=1, seed=0)
+            write = write_synthetic_ntu_2d if coord_dims == 2 else write_synthetic_ntu
+            write(ann_file, subjects=2, views=2, reps=1, seed=0)
         elif not Path(ann_file).is_file():
             raise SystemExit(f'visualize_masking: --ann-file {ann_file} does not exist')
-        results = load_clips(ann_file, split, args.index, preprocess, maskings, args.seed)
-    clips = [(describe(masking), Clip(result, masking.get('patch_len', 4), args.azim, args.elev))
+        results = load_clips(ann_file, split, args.index, preprocess, maskings, args.seed,
+                             settings)
+    num_joints = np.asarray(results[0]['keypoint']).shape[-2]
+    layout = choose_layout(args.layout, settings.get('layout'), num_joints)
+    clips = [(describe(masking), Clip(result, masking.get('patch_len', 4), args.azim, args.elev,
+                                      coord_dims, layout))
              for masking, result in zip(maskings, results)]
     for name, clip in clips:
         print(f'{clip.name}, {name}: {int((~clip.mask).sum())} of {clip.mask.size} tokens '

@@ -12,6 +12,7 @@ import copy
 __all__ = ['per_sample_pipeline', 'per_sample_config']
 
 _MASKING = dict(motion_aware='MotionAwareTokenMasking', random='RandomTokenMasking')
+_ROTATION = {'3d': 'RandomRotation3D', '2d': 'RandomRotation2D', 'none': None}
 
 
 def per_sample_pipeline(preprocessor: dict, num_person: int = 2) -> list:
@@ -21,23 +22,33 @@ def per_sample_pipeline(preprocessor: dict, num_person: int = 2) -> list:
         preprocessor: the preprocessor's config dict (missing keys take its defaults).
         num_person: persons per sample after padding.
 
+    The per-sample ``keypoint`` field holds only the ``coord_dims`` coordinates: a 2D
+    file's ``keypoint_score`` stays a separate field (cropped and resized by
+    ``ValidCropResize``) until ``FormatGCNInput`` appends it as the last channel, which
+    is where the batched path's ``SkeletonClipDataset(with_score=True)`` puts it at load;
+    the dataset's ``with_score`` decides in both paths whether the score is there.
+
     Returns:
         a pipeline (list of transform configs) ending in ``PackActionInputs`` with the
         token mask.
     """
     p = dict(clip_len=120, p_interval=(0.5, 1.0), min_frames=64, max_angle=0.3,
-             centre_joint=1, person_pad='zero', masking='motion_aware', mask_ratio=0.9,
-             tau=0.8, patch_len=4)
+             centre_joint=1, rotation='3d', person_pad='zero', masking='motion_aware',
+             mask_ratio=0.9, tau=0.8, patch_len=4)
     p.update({k: v for k, v in preprocessor.items() if k != 'type'})
+    if p['rotation'] not in _ROTATION:
+        raise ValueError(f"per_sample_pipeline: rotation must be '3d', '2d' or 'none', got "
+                         f"{p['rotation']!r}")
     masking = dict(type=_MASKING[p['masking']], mask_ratio=p['mask_ratio'])
     if p['masking'] == 'motion_aware':
         masking['tau'] = p['tau']
     masking['patch_len'] = p['patch_len']
+    rotation = _ROTATION[p['rotation']]
     return [
         dict(type='CentreOnFirstFrame', joint=p['centre_joint']),
         dict(type='ValidCropResize', clip_len=p['clip_len'], p_interval=tuple(p['p_interval']),
              min_frames=p['min_frames']),
-        dict(type='RandomRotation3D', max_angle=p['max_angle']),
+        *([dict(type=rotation, max_angle=p['max_angle'])] if rotation else []),
         dict(type='FormatGCNInput', num_person=num_person, mode=p['person_pad']),
         masking,
         dict(type='PackActionInputs', algorithm_keys=('token_mask', )),
@@ -49,7 +60,9 @@ def per_sample_config(cfg):
 
     The training dataset becomes a ``SkeletonPoseDataset`` with :func:`per_sample_pipeline`,
     the collate ``pseudo_collate`` and the data preprocessor MMAction2's
-    ``ActionDataPreprocessor``; everything else is kept.
+    ``ActionDataPreprocessor``; everything else is kept, the dataset's layout and channel
+    options (``layout``, ``num_joints``, ``num_coords``, ``with_score``, ``normalize_2d``)
+    included: they mean the same to both datasets.
 
     Raises:
         ValueError: ``cfg`` is not a batched pre-training config.

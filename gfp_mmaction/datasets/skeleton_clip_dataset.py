@@ -48,6 +48,13 @@ class SkeletonClipDataset(SkeletonPoseDataset):
     ``__getitems__`` in the data-loader worker; use
     ``collate_fn=dict(type='skeleton_clip_collate')``.
 
+    Channels: a row holds the file's ``num_coords`` coordinates and, when the clips carry
+    MMAction2's ``keypoint_score`` ``(M, T, V)`` (2D files) and ``with_score`` is not
+    False, the score as one more channel, as ``FormatGCNInput`` appends it: ``(V, 3)``
+    for 2D keypoints with scores. Presence, the valid frames and the centring origin are
+    computed from the coordinates alone; the preprocessor's ``coord_dims`` must be the
+    file's ``num_coords``.
+
     With ``device='cuda'`` the packed arrays are kept on the device instead (in
     ``store_dtype``): a batch is then the whole store plus the batch's offsets, and the
     preprocessor gathers the frames it needs from it. No worker, no copy; that needs
@@ -63,7 +70,9 @@ class SkeletonClipDataset(SkeletonPoseDataset):
             ``'float16'`` (half the memory; coordinates rounded to about 1e-3 of their
             magnitude). Defaults to ``'float32'``.
         **kwargs: the rest of :class:`SkeletonPoseDataset`'s arguments (``split``,
-            ``num_joints``, ``repair``, ...).
+            ``layout``, ``num_joints``, ``num_coords``, ``with_score``, ``normalize_2d``,
+            ``repair``, ...). ``with_score=None`` (the default) appends the score when
+            every clip has one and refuses a file where only some have.
     """
 
     def __init__(self,
@@ -102,24 +111,36 @@ class SkeletonClipDataset(SkeletonPoseDataset):
                 f'"keypoint" has {persons[i]} persons, expected at most num_person='
                 f'{self.num_person}')
         n = len(annotations)
+        scored = [isinstance(a.get('keypoint_score'), np.ndarray) for a in annotations]
+        if any(scored) and not all(scored):
+            have, lack = scored.index(True), scored.index(False)
+            raise AnnotationError(
+                f'{self._where()}: sample {annotations[have].get("frame_dir")!r} has a field '
+                f'"keypoint_score" and sample {annotations[lack].get("frame_dir")!r} has '
+                'not; set the dataset\'s with_score=False to train on the coordinates alone')
+        self.with_score_channel = bool(n and all(scored))
         self.shapes = np.array([a['keypoint'].shape for a in annotations], dtype=np.int64)
         rows = self.shapes[:, 0] * self.shapes[:, 1]
         self.row_offsets = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(np.int64)
-        self.point_shape = tuple(int(d) for d in self.shapes[0, 2:])  # (V, C)
+        V, C = (int(d) for d in self.shapes[0, 2:])
+        self.point_shape = (V, C + self.with_score_channel)  # (V, C [+ score])
         self.rows = np.empty((int(rows.sum()), *self.point_shape), dtype=np.float32)
         self.present = np.empty(int(rows.sum()), dtype=bool)
         self.valid_frames, self.first_person, self.first_frame = (
             np.empty(n, dtype=np.int64) for _ in range(3))
         for i, anno in enumerate(annotations):
             keypoint = anno.pop('keypoint')
-            anno.pop('keypoint_score', None)
+            score = anno.pop('keypoint_score', None)
             clip = keypoint[None]
             total = int(anno.get('total_frames', keypoint.shape[1]))
             self.valid_frames[i] = min(int(valid_frames(clip)[0]), total)
             person, frame = first_presence(clip)
             self.first_person[i], self.first_frame[i] = person[0], frame[0]
             begin = self.row_offsets[i]
-            self.rows[begin:begin + rows[i]] = keypoint.reshape(rows[i], *self.point_shape)
+            target = self.rows[begin:begin + rows[i]]
+            target[..., :C] = keypoint.reshape(rows[i], V, C)
+            if self.with_score_channel:
+                target[..., C] = score.reshape(rows[i], V)
             self.present[begin:begin + rows[i]] = keypoint.reshape(rows[i], -1).any(-1)
         self.store = None
         if self.device is not None:

@@ -27,13 +27,17 @@ from mmaction.datasets import PoseDataset
 from mmaction.registry import DATASETS
 from mmengine.logging import MMLogger
 
+from ..utils.joint_layouts import get_layout
 from ..utils.skeleton_math import frame_motion
 from .validation import validate_annotations
 
 __all__ = ['AnnotationError', 'SkeletonPoseDataset', 'keypoints_as_float32',
-           'repair_non_finite', 'most_moving_persons', 'person_motion']
+           'repair_non_finite', 'most_moving_persons', 'person_motion', 'normalize_2d',
+           'DEFAULT_IMG_SHAPE', 'NORMALIZE_2D']
 
 MAX_PERSONS = 2  # what FormatGCNInput(num_person=2) and the models take
+DEFAULT_IMG_SHAPE = (1080, 1920)  # (h, w): MMAction2's PreNormalize2D default, NTU's video
+NORMALIZE_2D = ('half_height', 'half_size')  # normalize_2d's modes
 _SHOWN = 10      # problems listed in one error
 _REPAIRS = dict(non_finite=(None, 'zero'), max_persons=(None, 'most_moving'))
 CHECKER = 'tools/data/check_skeleton_pkl.py'
@@ -82,7 +86,8 @@ def most_moving_persons(keypoint: np.ndarray, max_persons: int = MAX_PERSONS) ->
 
 
 def keypoints_as_float32(annotations: List[dict]) -> int:
-    """Cast every float ``keypoint`` array of ``annotations`` to float32, in place.
+    """Cast every float ``keypoint`` and ``keypoint_score`` array of ``annotations`` to
+    float32, in place.
 
     float16 (MMAction2's and PYSKL's NTU pickles) and float64 hold the same metres; the
     transforms, the batched store and the models compute in float32. float16 values are
@@ -98,12 +103,43 @@ def keypoints_as_float32(annotations: List[dict]) -> int:
     """
     cast = 0
     for anno in annotations:
-        keypoint = anno.get('keypoint') if isinstance(anno, dict) else None
-        if isinstance(keypoint, np.ndarray) and keypoint.dtype != np.float32 and \
-                np.issubdtype(keypoint.dtype, np.floating):
-            anno['keypoint'] = keypoint.astype(np.float32)
-            cast += 1
+        for key in ('keypoint', 'keypoint_score'):
+            array = anno.get(key) if isinstance(anno, dict) else None
+            if isinstance(array, np.ndarray) and array.dtype != np.float32 and \
+                    np.issubdtype(array.dtype, np.floating):
+                anno[key] = array.astype(np.float32)
+                cast += 1
     return cast
+
+
+def normalize_2d(keypoint: np.ndarray, img_shape=DEFAULT_IMG_SHAPE,
+                 mode: str = 'half_height') -> np.ndarray:
+    """2D pixel coordinates divided by half the image height, or by half its size.
+
+    - ``'half_height'``: ``x / (h / 2)``, ``y / (h / 2)``: one scale for both axes, so a
+      body keeps its proportions and an in-plane rotation turns it as the camera would
+      (a person 1.7 m tall 3 m from NTU's camera is about 1 unit tall);
+    - ``'half_size'``: ``x / (w / 2)``, ``y / (h / 2)``: the scale of MMAction2's
+      ``PreNormalize2D`` (its coordinates lie in ``[-1, 1]``); a 16:9 body is squeezed
+      sideways by 9 / 16.
+
+    Neither shifts to the image centre as ``PreNormalize2D`` does: absent joints
+    (all-zero coordinates) stay zero, as the presence tests need, and the centring on a
+    joint removes any shift.
+
+    Args:
+        keypoint: ``(M, T, V, 2)`` float, pixels.
+        img_shape: ``(h, w)`` of the video. Defaults to ``(1080, 1920)``.
+        mode: ``'half_height'`` or ``'half_size'``. Defaults to ``'half_height'``.
+
+    Returns:
+        ``(M, T, V, 2)`` float32, a new array.
+    """
+    if mode not in NORMALIZE_2D:
+        raise ValueError(f'normalize_2d: mode must be one of {NORMALIZE_2D}, got {mode!r}')
+    h, w = (float(n) for n in img_shape)
+    scale = np.array([h / 2 if mode == 'half_height' else w / 2, h / 2])
+    return (keypoint / scale).astype(np.float32)
 
 
 def _min_frames_of(pipeline) -> int:
@@ -129,9 +165,10 @@ class SkeletonPoseDataset(PoseDataset):
     At load, after the split is selected: the file must be a readable pickle; the split
     must exist and be non-empty; every sample of it must pass
     :func:`validate_annotations` (fields ``frame_dir``, ``label`` in
-    ``[0, num_classes)``, ``total_frames``, ``keypoint`` float ``(M, T, num_joints, 3)``
-    with ``1 <= M <= 2``, finite, no all-zero person) and hold at least ``min_frames``
-    frames. The first problem is raised as :class:`AnnotationError`, the next ones
+    ``[0, num_classes)``, ``total_frames``, ``keypoint`` float
+    ``(M, T, num_joints, num_coords)`` with ``1 <= M <= 2``, finite, no all-zero person,
+    ``keypoint_score`` ``(M, T, num_joints)`` when present) and hold at least
+    ``min_frames`` frames. The first problem is raised as :class:`AnnotationError`, the next ones
     are listed under it. Every ``keypoint`` of the split is then float32, whatever float
     dtype the file stores (float16 in MMAction2's ``ntu60_3d.pkl`` / ``ntu120_3d.pkl``,
     float64 from a user's own script): every pipeline and model sees one dtype. Errors raised by the pipeline for one sample get the file and
@@ -145,7 +182,20 @@ class SkeletonPoseDataset(PoseDataset):
         pipeline: the transforms.
         split: the split to use (e.g. ``'xsub_train'``); None = every annotation.
         num_classes: labels must lie in ``[0, num_classes)``; None = only ``>= 0``.
-        num_joints: joints per person ``V``. Defaults to 25 (NTU).
+        layout: the joint layout (:mod:`gfp_mmaction.utils.joint_layouts`): a registered
+            name (``'ntu25'``, ``'coco17'``), a dict of a layout's fields or a
+            ``JointLayout``; it gives ``num_joints``. None = ``num_joints`` alone.
+        num_joints: joints per person ``V``; None = the layout's, else 25 (NTU).
+        num_coords: coordinates per joint: 3 (3D skeletons) or 2 (2D keypoints).
+            Defaults to 3.
+        with_score: MMAction2's 2D ``keypoint_score`` ``(M, T, V)``: None = as the file
+            has it (a pipeline's ``FormatGCNInput`` appends it as a channel);
+            True = every sample must have it; False = removed at load (coordinates only).
+        normalize_2d: None (coordinates as stored), ``'half_height'`` or ``'half_size'``:
+            divide 2D pixel coordinates by half the image height (both axes) or by half
+            its width and height (MMAction2's ``PreNormalize2D`` scale), with each
+            sample's ``img_shape`` (else ``(1080, 1920)``); see :func:`normalize_2d`.
+            Defaults to None.
         min_frames: shortest clip accepted; None = the largest ``patch_len`` of the
             pipeline's transforms (1 without a masking transform).
         repair: ``dict(non_finite=None | 'zero', max_persons=None | 'most_moving')``;
@@ -158,7 +208,11 @@ class SkeletonPoseDataset(PoseDataset):
                  pipeline: List,
                  split: Optional[str] = None,
                  num_classes: Optional[int] = None,
-                 num_joints: int = 25,
+                 layout=None,
+                 num_joints: Optional[int] = None,
+                 num_coords: int = 3,
+                 with_score: Optional[bool] = None,
+                 normalize_2d: Optional[str] = None,
                  min_frames: Optional[int] = None,
                  repair: Optional[Dict] = None,
                  **kwargs) -> None:
@@ -174,8 +228,29 @@ class SkeletonPoseDataset(PoseDataset):
         if min_frames is not None and (not isinstance(min_frames, int) or min_frames < 1):
             raise ValueError(f'SkeletonPoseDataset ({ann_file}): min_frames must be a '
                              f'positive int or None, got {min_frames!r}')
+        self.layout = None if layout is None else get_layout(layout)
+        if self.layout is not None and num_joints not in (None, self.layout.num_joints):
+            raise ValueError(f'SkeletonPoseDataset ({ann_file}): num_joints={num_joints} but '
+                             f'layout {self.layout.name!r} has {self.layout.num_joints} joints; '
+                             'set one of them')
+        if num_coords not in (2, 3):
+            raise ValueError(f'SkeletonPoseDataset ({ann_file}): num_coords must be 3 (3D '
+                             f'skeletons) or 2 (2D keypoints), got {num_coords!r}')
+        if with_score not in (None, True, False):
+            raise ValueError(f'SkeletonPoseDataset ({ann_file}): with_score must be None, True '
+                             f'or False, got {with_score!r}')
+        if normalize_2d not in (None, *NORMALIZE_2D):
+            raise ValueError(f'SkeletonPoseDataset ({ann_file}): normalize_2d must be None, '
+                             f"'half_height' or 'half_size', got {normalize_2d!r}")
+        if normalize_2d and num_coords != 2:
+            raise ValueError(f'SkeletonPoseDataset ({ann_file}): normalize_2d='
+                             f'{normalize_2d!r} scales 2D pixel coordinates; it needs '
+                             f'num_coords=2, got {num_coords}')
         self.repair = repair
-        self.num_joints = num_joints
+        self.num_joints = self.layout.num_joints if self.layout is not None else \
+            (25 if num_joints is None else num_joints)
+        self.num_coords, self.with_score = num_coords, with_score
+        self.normalize_2d = normalize_2d
         self.min_frames = min_frames
         self.repair_counts: Dict[str, int] = {}
         super().__init__(ann_file, pipeline, split=split, num_classes=num_classes, **kwargs)
@@ -307,7 +382,11 @@ class SkeletonPoseDataset(PoseDataset):
             dict(split={split: names}, annotations=annotations)
         problems = validate_annotations(data, self.ann_file, num_classes=self.num_classes,
                                         num_joints=self.num_joints,
-                                        max_persons=MAX_PERSONS, positions=positions)
+                                        num_coords=self.num_coords,
+                                        max_persons=MAX_PERSONS, positions=positions,
+                                        require_score=self.with_score is True)
+        if self.normalize_2d:
+            problems += self._img_shape_problems(annotations, positions)
         min_frames = self.min_frames or _min_frames_of(self.pipeline)
         for i, anno in zip(positions, annotations):
             keypoint = anno.get('keypoint')
@@ -319,6 +398,13 @@ class SkeletonPoseDataset(PoseDataset):
                     f'{min_frames} (min_frames: one token of the pipeline\'s patch_len)')
         if not problems:
             keypoints_as_float32(annotations)
+            for anno in annotations:
+                if self.with_score is False:
+                    anno.pop('keypoint_score', None)
+                if self.normalize_2d:
+                    anno['keypoint'] = normalize_2d(
+                        anno['keypoint'], anno.get('img_shape', DEFAULT_IMG_SHAPE),
+                        self.normalize_2d)
             return
         lines = [problems[0]]
         if len(problems) > 1:
@@ -328,6 +414,23 @@ class SkeletonPoseDataset(PoseDataset):
         lines += [f'hint: {h}' for h in self._repair_hint(annotations)]
         lines.append(f'Check the whole file with: python {CHECKER} {self.ann_file}')
         raise AnnotationError('\n'.join(lines))
+
+    def _img_shape_problems(self, annotations: List[dict], positions: List[int]) -> List[str]:
+        """``img_shape`` (when present) must be ``(h, w)``, two positive numbers, for
+        ``normalize_2d``."""
+        problems = []
+        for i, anno in zip(positions, annotations):
+            shape = anno.get('img_shape', DEFAULT_IMG_SHAPE) if isinstance(anno, dict) else None
+            try:
+                ok = len(shape) == 2 and all(float(n) > 0 for n in shape)
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                problems.append(
+                    f'{self.ann_file}: sample {anno.get("frame_dir")!r} (annotations[{i}]): '
+                    f'field "img_shape": expected (h, w), two positive numbers, for '
+                    f'normalize_2d, got {shape!r}')
+        return problems
 
     def _with_prefix(self, annotations: List[dict]) -> List[dict]:
         """PoseDataset's ``data_prefix=dict(video=...)`` handling, unchanged: the prefix

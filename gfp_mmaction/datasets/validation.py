@@ -1,10 +1,13 @@
-"""Checks and a summary for MMAction2 3D skeleton annotation data (the pickle's content).
+"""Checks and a summary for MMAction2 skeleton annotation data (the pickle's content).
 
-The data is MMAction2's NTU 3D format::
+The data is MMAction2's skeleton format, 3D (NTU's 25 joints, ``C = 3``) or 2D (e.g.
+MMPose's COCO-17 keypoints, ``C = 2``, with a ``keypoint_score`` per joint)::
 
     dict(split=dict(xsub_train=[frame_dir, ...], ...),
          annotations=[dict(frame_dir=str, label=int, total_frames=int,
-                           keypoint=float (M, T, V, C)), ...])
+                           keypoint=float (M, T, V, C),
+                           keypoint_score=float (M, T, V),  # 2D files
+                           img_shape=(h, w), ...), ...])
 
 or a bare list of annotations. numpy only, so the data tools can use it without the models.
 """
@@ -14,7 +17,9 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-__all__ = ['REQUIRED_KEYS', 'validate_annotations', 'summarize_annotations']
+from ..utils.joint_layouts import guess_layout
+
+__all__ = ['REQUIRED_KEYS', 'validate_annotations', 'summarize_annotations', 'shape_hint']
 
 REQUIRED_KEYS = ('frame_dir', 'label', 'total_frames', 'keypoint')
 _MAX_NAMES = 5  # sample names quoted per split error
@@ -37,8 +42,28 @@ def _annotations(data):
     return data if isinstance(data, (list, tuple)) else None
 
 
+def shape_hint(num_joints: int, num_coords: int, expected_joints: int,
+               expected_coords: int) -> str:
+    """What to set so that keypoints of ``num_joints x num_coords`` are read: ``''`` when
+    they are the expected ones, else e.g. ``"; a 2D file of 17 joints: set the dataset's
+    layout='coco17' (num_joints=17), num_coords=2 ..."``."""
+    settings = []
+    if num_joints != expected_joints:
+        layout = guess_layout(num_joints)
+        settings.append(f"layout='{layout.name}' (num_joints={num_joints})" if layout
+                        else f'num_joints={num_joints} (or a layout of yours)')
+    if num_coords != expected_coords:
+        settings.append(f'num_coords={num_coords}')
+    if not settings:
+        return ''
+    kind = {2: '2D', 3: '3D'}.get(num_coords, f'{num_coords}-coordinate')
+    example = ' as configs/gfp/gfp_ntu60_xsub_2d.py does' if num_coords == 2 else ''
+    return (f"; a {kind} file of {num_joints} joints: set the dataset's "
+            f"{', '.join(settings)}{example}")
+
+
 def _check_sample(i: int, anno, where: str, num_classes: Optional[int], num_joints: int,
-                  num_coords: int, max_persons: int) -> List[str]:
+                  num_coords: int, max_persons: int, require_score: bool = False) -> List[str]:
     """Errors of one annotation; ``where`` is the file name."""
     if not isinstance(anno, dict):
         return [f'{where}: annotations[{i}]: expected a dict, got {type(anno).__name__}']
@@ -64,8 +89,10 @@ def _check_sample(i: int, anno, where: str, num_classes: Optional[int], num_join
                           f'{type(kp).__name__}')
             kp = None
         elif kp.ndim != 4 or kp.shape[2] != num_joints or kp.shape[3] != num_coords:
+            hint = shape_hint(kp.shape[2], kp.shape[3], num_joints, num_coords) \
+                if kp.ndim == 4 else ''
             errors.append(f'{sample}: field "keypoint": expected shape (M, T, {num_joints}, '
-                          f'{num_coords}), got {kp.shape}')
+                          f'{num_coords}), got {kp.shape}{hint}')
             kp = None
         elif not np.issubdtype(kp.dtype, np.floating):
             errors.append(f'{sample}: field "keypoint": expected a float dtype (float32), got '
@@ -102,16 +129,27 @@ def _check_sample(i: int, anno, where: str, num_classes: Optional[int], num_join
     if score is not None and kp is not None:
         if not isinstance(score, np.ndarray) or score.shape != kp.shape[:3]:
             errors.append(f'{sample}: field "keypoint_score": expected shape {kp.shape[:3]}, '
-                          f'got {getattr(score, "shape", type(score).__name__)}')
+                          f'got {getattr(score, "shape", type(score).__name__)} (one score '
+                          'per joint of "keypoint")')
+        elif not np.issubdtype(score.dtype, np.floating):
+            errors.append(f'{sample}: field "keypoint_score": expected a float dtype, got '
+                          f'{score.dtype}')
         elif not np.isfinite(score).all():
-            errors.append(f'{sample}: field "keypoint_score": non-finite value')
+            m, t = np.argwhere(~np.isfinite(score))[0][:2]
+            errors.append(f'{sample}: field "keypoint_score": non-finite value (person {m}, '
+                          f'frame {t})')
+    elif require_score and kp is not None:
+        errors.append(f'{sample}: missing field "keypoint_score" (M, T, V), which '
+                      'with_score=True appends as a channel; set with_score=False to train '
+                      'on the coordinates alone')
     return errors
 
 
 def validate_annotations(data, ann_file: str = '<annotations>',
                          num_classes: Optional[int] = None, num_joints: int = 25,
                          num_coords: int = 3, max_persons: int = 2,
-                         positions: Optional[Sequence[int]] = None) -> List[str]:
+                         positions: Optional[Sequence[int]] = None,
+                         require_score: bool = False) -> List[str]:
     """Check skeleton annotation data; return one message per problem (empty = valid).
 
     Per sample: the fields ``frame_dir`` (non-empty str, unique), ``label`` (int in
@@ -120,7 +158,11 @@ def validate_annotations(data, ann_file: str = '<annotations>',
     ``T >= 1``, finite, no all-zero person), ``total_frames`` (``== T``), and
     ``keypoint_score`` ``(M, T, V)`` when present. Per split: a dict of lists of
     ``frame_dir`` strings that exist, without repeats, and ``<name>_train`` disjoint
-    from ``<name>_val`` / ``<name>_test``.
+    from ``<name>_val`` / ``<name>_test``. ``keypoint_score``, when present (or always,
+    with ``require_score``), must be a finite float ``(M, T, V)`` array matching
+    ``keypoint``. A ``keypoint`` of another joint count or coordinate number is reported
+    with what to set to read it (e.g. a 2D COCO-17 file: ``layout='coco17'``,
+    ``num_coords=2``).
 
     Messages name the file, the sample (``frame_dir`` and index) or split, the field,
     what was expected and what was found. ``positions`` gives each annotation's index in
@@ -144,7 +186,7 @@ def validate_annotations(data, ann_file: str = '<annotations>',
     first_index: Dict[str, int] = {}
     for i, anno in zip(positions if positions is not None else range(len(annos)), annos):
         errors += _check_sample(i, anno, where, num_classes, num_joints, num_coords,
-                                max_persons)
+                                max_persons, require_score)
         name = anno.get('frame_dir') if isinstance(anno, dict) else None
         if isinstance(name, str):
             if name in first_index:
@@ -211,4 +253,14 @@ def summarize_annotations(data) -> str:
             f'{m}: {persons[m]}' for m in sorted(persons)))
         dtypes = Counter(str(k.dtype) for k in arrays)
         lines.append('keypoint dtype: ' + ', '.join(f'{d} ({n})' for d, n in dtypes.items()))
+        shapes = Counter(k.shape[2:] for k in arrays)
+        described = []
+        for (V, C), n in shapes.most_common():
+            layout = guess_layout(V)
+            kind = {2: '2D', 3: '3D'}.get(C, f'{C} coordinates')
+            described.append(f'{V} joints ({layout.name if layout else "no known layout"}) x '
+                             f'{C} ({kind}) in {n}')
+        scores = sum(isinstance(a.get('keypoint_score'), np.ndarray) for a in annos)
+        lines.append('keypoint joints x coordinates: ' + ', '.join(described) +
+                     f'; keypoint_score in {scores} of {len(annos)} clips')
     return '\n'.join(lines)

@@ -21,7 +21,7 @@ import torch
 __all__ = [
     'patchify', 'frame_motion', 'token_motion_magnitude', 'temporal_avg_pool',
     'valid_frames', 'first_presence', 'centre_on_first_frame', 'crop_window', 'linear_resample_coords',
-    'rotation_matrix', 'motion_aware_log_prob', 'gumbel'
+    'rotation_matrix', 'rotation_matrix_2d', 'motion_aware_log_prob', 'gumbel'
 ]
 
 
@@ -271,6 +271,20 @@ def rotation_matrix(angles):
     ry = matrix([[cy, zero, -sy], [zero, one, zero], [sy, zero, cy]])
     rz = matrix([[cz, sz, zero], [-sz, cz, zero], [zero, zero, one]])
     return rz @ ry @ rx
+
+
+def rotation_matrix_2d(angle):
+    """The in-plane rotation of 2D keypoints about the image normal: ``angle`` ``(...)``
+    -> ``R = [[c, s], [-s, c]]`` ``(..., 2, 2)``, the ``(x, y)`` block of
+    :func:`rotation_matrix`'s ``Rz`` (MAMP's sign convention), so a 3D clip rotated by
+    ``(0, 0, angle)`` and projected orthographically along z equals its projection
+    rotated by ``angle``. A point rotates as ``x' = R @ x``.
+
+    Returns:
+        ``(..., 2, 2)``, the dtype of ``angle``.
+    """
+    c, s = _xp(angle).cos(angle), _xp(angle).sin(angle)
+    return _stack([_stack([c, s], -1), _stack([-s, c], -1)], -2)
 
 
 def motion_aware_log_prob(keypoint, patch_len: int, tau: float):

@@ -1,10 +1,14 @@
 """MAMP's skeleton preprocessing, run per sample inside MMAction2's ``PoseDataset``.
 
-All three transforms work on ``results['keypoint']``, a float32 array ``(M, T, V, C)``
-(``M`` persons, ``T`` frames, ``V`` joints, ``C = 3`` metric coordinates) as stored in
-MMAction2's NTU 3D pickles, and must run before ``FormatGCNInput``. A person that is
-absent in a frame (a missing body, or the zero padding after the clip's end) is all
-zeros there; the transforms keep such entries at exactly zero where the reference does.
+The transforms work on ``results['keypoint']``, a float32 array ``(M, T, V, C)``
+(``M`` persons, ``T`` frames, ``V`` joints of any layout, ``C`` coordinates: 3 metric
+ones as in MMAction2's NTU 3D pickles, or 2 pixel ones as in its 2D pickles, whose
+``keypoint_score`` ``(M, T, V)`` is a separate field), and must run before
+``FormatGCNInput``, which appends the score as a last channel. A person that is absent
+in a frame (a missing body, or the zero padding after the clip's end) has all its
+coordinates zero there; the transforms keep such entries at exactly zero where the
+reference does. Channels after the coordinates (a score appended early, e.g. by
+MMAction2's ``GenSkeFeat``) are never centred or rotated: see ``coord_dims``.
 
 Random draws use numpy's global generator, like MMAction2's own transforms, so that
 MMEngine's seeding (``randomness=dict(seed=...)``) makes the pipeline reproducible. Each
@@ -13,16 +17,17 @@ random transform draws uniform numbers and hands them to the shared math of
 (:class:`~gfp_mmaction.models.data_preprocessors.SkeletonPretrainPreprocessor`) runs on
 whole batches: these transforms are its per-sample reference.
 """
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
 from ...utils.skeleton_math import (centre_on_first_frame, crop_window, linear_resample_coords,
-                                    rotation_matrix, valid_frames)
+                                    rotation_matrix, rotation_matrix_2d, valid_frames)
 
-__all__ = ['CentreOnFirstFrame', 'ValidCropResize', 'RandomRotation3D', 'resize_time_linear']
+__all__ = ['CentreOnFirstFrame', 'ValidCropResize', 'RandomRotation3D', 'RandomRotation2D',
+           'resize_time_linear', 'rotate_coords']
 
 
 def _is_int(x) -> bool:
@@ -61,6 +66,32 @@ def _get_keypoint(results: Dict, who: str, ndim: int = 4) -> np.ndarray:
     return keypoint
 
 
+def rotate_coords(keypoint: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Rotate the first ``D`` channels of every point by ``matrix`` ``(D, D)``
+    (``x' = R @ x``); later channels (a score) are copied unchanged.
+
+    Args:
+        keypoint: ``(..., C)`` with ``C >= D``.
+        matrix: ``(D, D)``.
+
+    Returns:
+        ``(..., C)`` float32, contiguous.
+    """
+    keypoint = keypoint.astype(np.float32)
+    dims = matrix.shape[0]
+    # Row vectors: (R @ x)^T = x^T @ R^T.
+    rotated = keypoint[..., :dims] @ matrix.astype(np.float32).T
+    if keypoint.shape[-1] > dims:
+        rotated = np.concatenate([rotated, keypoint[..., dims:]], axis=-1)
+    return np.ascontiguousarray(rotated)
+
+
+def _check_coord_dims(who: str, coord_dims) -> None:
+    if coord_dims is not None and (not _is_int(coord_dims) or coord_dims < 1):
+        raise ValueError(f'{who}: coord_dims must be None (every channel) or a positive int, '
+                         f'got {coord_dims!r}')
+
+
 def resize_time_linear(x: np.ndarray, length: int, axis: int = 1) -> np.ndarray:
     """Linear resampling along one axis, identical to torch's
     ``F.interpolate(mode='bilinear', align_corners=False)`` applied along that axis only
@@ -93,16 +124,26 @@ class CentreOnFirstFrame(BaseTransform):
     If person 0 is empty throughout but another person is not, the first non-empty person
     gives the origin instead (the reference code would index past the clip there).
 
+    With ``coord_dims`` set, only the first ``coord_dims`` channels are coordinates: they
+    alone decide presence and are centred; later channels (a ``keypoint_score`` already
+    appended, as MMAction2's ``GenSkeFeat`` does) are copied unchanged.
+
     Required keys: ``keypoint`` ``(M, T, V, C)``. Modified keys: ``keypoint`` (float32).
 
     Args:
-        joint (int): index of the origin joint. Defaults to 1.
+        joint (int): index of the origin joint (1 = NTU-25's spine-middle, 11 = COCO-17's
+            left hip: the ``centre_joint`` of :mod:`gfp_mmaction.utils.joint_layouts`).
+            Defaults to 1.
+        coord_dims (int, optional): how many leading channels are coordinates; None =
+            all of them. Defaults to None.
     """
 
-    def __init__(self, joint: int = 1) -> None:
+    def __init__(self, joint: int = 1, coord_dims: Optional[int] = None) -> None:
         if not _is_int(joint) or joint < 0:
             raise ValueError(f'CentreOnFirstFrame: joint must be a non-negative int, got {joint!r}')
+        _check_coord_dims('CentreOnFirstFrame', coord_dims)
         self.joint = int(joint)
+        self.coord_dims = None if coord_dims is None else int(coord_dims)
 
     def transform(self, results: Dict) -> Dict:
         keypoint = _get_keypoint(results, 'CentreOnFirstFrame')
@@ -111,17 +152,26 @@ class CentreOnFirstFrame(BaseTransform):
             raise ValueError(
                 f'CentreOnFirstFrame: sample {_sample_name(results)!r}: origin joint {self.joint} '
                 f'is out of range for field "keypoint" with {V} joints')
-        if not keypoint.any():
+        dims = C if self.coord_dims is None else self.coord_dims
+        if dims > C:
+            raise ValueError(
+                f'CentreOnFirstFrame: sample {_sample_name(results)!r}: coord_dims={dims} but '
+                f'field "keypoint" {keypoint.shape} has {C} channels')
+        coords = keypoint[..., :dims].astype(np.float32)
+        if not coords.any():
             raise ValueError(
                 f'CentreOnFirstFrame: sample {_sample_name(results)!r}: field "keypoint" '
                 f'{keypoint.shape} is all zeros; expected at least one non-empty frame')
         # The origin: person 0 unless it is empty throughout, its first present frame.
-        centred = centre_on_first_frame(keypoint[None].astype(np.float32), self.joint)[0]
+        centred = centre_on_first_frame(coords[None], self.joint)[0]
+        if dims < C:
+            centred = np.concatenate([centred, keypoint[..., dims:].astype(np.float32)], -1)
         results['keypoint'] = centred
         return results
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(joint={self.joint})'
+        extra = '' if self.coord_dims is None else f', coord_dims={self.coord_dims}'
+        return f'{self.__class__.__name__}(joint={self.joint}{extra})'
 
 
 @TRANSFORMS.register_module()
@@ -219,9 +269,11 @@ class RandomRotation3D(BaseTransform):
 
     One angle per axis ``~ U(-max_angle, max_angle)`` (radians), ``R = Rz @ Ry @ Rx``
     (see :meth:`rotation_matrix`), applied as ``x' = R @ x`` to every joint of every
-    person and frame. Zero (absent) joints stay zero.
+    person and frame. Zero (absent) joints stay zero. Channels after the first three (a
+    score) are copied unchanged. For 2D keypoints use :class:`RandomRotation2D`.
 
-    Required keys: ``keypoint`` ``(M, T, V, 3)``. Modified keys: ``keypoint`` (float32).
+    Required keys: ``keypoint`` ``(M, T, V, C)``, ``C >= 3``. Modified keys: ``keypoint``
+    (float32).
 
     Args:
         max_angle (float): largest absolute angle per axis, radians. Defaults to 0.3.
@@ -246,13 +298,60 @@ class RandomRotation3D(BaseTransform):
 
     def transform(self, results: Dict) -> Dict:
         keypoint = _get_keypoint(results, 'RandomRotation3D')
-        if keypoint.shape[-1] != 3:
+        if keypoint.shape[-1] < 3:
             raise ValueError(
                 f'RandomRotation3D: sample {_sample_name(results)!r}: field "keypoint" must hold '
-                f'3D coordinates (last dim 3), got shape {keypoint.shape}')
-        rot = self.rotation_matrix(self.angles(np.random.rand(3))).astype(np.float32)
-        # Row vectors: (R @ x)^T = x^T @ R^T.
-        results['keypoint'] = np.ascontiguousarray(keypoint.astype(np.float32) @ rot.T)
+                f'3D coordinates (last dim 3), got shape {keypoint.shape}; for 2D keypoints '
+                'use RandomRotation2D')
+        rot = self.rotation_matrix(self.angles(np.random.rand(3)))
+        results['keypoint'] = rotate_coords(keypoint, rot)
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(max_angle={self.max_angle})'
+
+
+@TRANSFORMS.register_module()
+class RandomRotation2D(BaseTransform):
+    """Rotate 2D keypoints in the image plane by one random angle (about the image normal).
+
+    The angle ``~ U(-max_angle, max_angle)`` (radians) gives
+    ``R = [[cos, sin], [-sin, cos]]``, MAMP's ``Rz`` restricted to ``(x, y)``
+    (:func:`~gfp_mmaction.utils.skeleton_math.rotation_matrix_2d`), applied as
+    ``x' = R @ x`` to every joint of every person and frame. Zero (absent) joints stay
+    zero. Channels after the first two (a ``keypoint_score`` already appended) are copied
+    unchanged; a separate ``keypoint_score`` field is not touched.
+
+    Required keys: ``keypoint`` ``(M, T, V, C)``, ``C >= 2``. Modified keys: ``keypoint``
+    (float32).
+
+    Args:
+        max_angle (float): largest absolute angle, radians. Defaults to 0.3.
+    """
+
+    def __init__(self, max_angle: float = 0.3) -> None:
+        if not _is_real(max_angle) or max_angle < 0:
+            raise ValueError(
+                f'RandomRotation2D: max_angle must be a finite number >= 0, got {max_angle!r}')
+        self.max_angle = float(max_angle)
+
+    @staticmethod
+    def rotation_matrix(angle: float) -> np.ndarray:
+        """``[[cos, sin], [-sin, cos]]`` of ``angle``, ``(2, 2)`` float64."""
+        return rotation_matrix_2d(np.asarray(angle, dtype=np.float64))
+
+    def angle(self, u: float) -> float:
+        """The angle ``-max_angle + 2 * max_angle * u`` from one uniform draw ``u``."""
+        return float(-self.max_angle + 2 * self.max_angle * float(u))
+
+    def transform(self, results: Dict) -> Dict:
+        keypoint = _get_keypoint(results, 'RandomRotation2D')
+        if keypoint.shape[-1] < 2:
+            raise ValueError(
+                f'RandomRotation2D: sample {_sample_name(results)!r}: field "keypoint" must hold '
+                f'2D coordinates (last dim 2), got shape {keypoint.shape}')
+        rot = self.rotation_matrix(self.angle(np.random.rand()))
+        results['keypoint'] = rotate_coords(keypoint, rot)
         return results
 
     def __repr__(self) -> str:

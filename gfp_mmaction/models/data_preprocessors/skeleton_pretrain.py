@@ -8,13 +8,16 @@ from mmengine.model import BaseDataPreprocessor
 
 from ...utils.counter_rng import sample_keys, uniform
 from ...utils.skeleton_math import (crop_window, gumbel, linear_resample_coords,
-                                    motion_aware_log_prob, rotation_matrix)
+                                    motion_aware_log_prob, rotation_matrix, rotation_matrix_2d)
 
 __all__ = ['SkeletonPretrainPreprocessor', 'augmentation_draws']
 
 # Counter layout of one sample's draws (utils.counter_rng): crop length, crop start,
 # three rotation angles, then one draw per (person, token) for the masking scores.
 _CROP_P, _CROP_START, _ANGLES, _TOKENS = 0, 1, 2, 5
+# The 2D rotation (about the image normal) uses the third angle, the one of Rz.
+_ANGLE_2D = 2
+_ROTATIONS = {'3d': 3, '2d': 2, 'none': None}  # rotation -> coordinates it rotates
 
 
 @torch.compiler.disable
@@ -51,7 +54,7 @@ class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
 
     Takes the ragged batches of raw clips that
     :class:`~gfp_mmaction.datasets.SkeletonClipDataset` and ``skeleton_clip_collate`` make
-    (``inputs`` = dict of ``keypoint`` ``(R, V, 3)`` person-frame rows, their ``present``
+    (``inputs`` = dict of ``keypoint`` ``(R, V, C)`` person-frame rows, their ``present``
     flags ``(R,)`` and, each ``(B,)``, ``row_offset``, ``num_frames``, ``num_persons``,
     ``valid_frames``, ``first_person``, ``first_frame`` and ``index``),
     copies them to the device (``non_blocking`` from pinned memory) and runs, per sample,
@@ -66,16 +69,26 @@ class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
 
     Steps 1-3 read only the ``2 x clip_len`` source frames the resize blends, gathered
     from the rows: the origin, the presence and the valid length come with the batch.
-    4. one random 3D rotation, each angle ``~ U(-max_angle, max_angle)``;
+    4. one random rotation: ``rotation='3d'`` (MAMP's), each of three angles
+       ``~ U(-max_angle, max_angle)``, ``R = Rz @ Ry @ Rx``; ``'2d'``, for 2D keypoints,
+       one angle about the image normal (the third draw, ``Rz``'s, on ``(x, y)``); or
+       ``'none'``;
     5. token masking: ``'motion_aware'`` (MAMP's, temperature ``tau``) or ``'random'``;
        ``round(L * (1 - mask_ratio))`` tokens of each person stay visible.
+
+    Channels: the first ``coord_dims`` channels of a row are coordinates (3 for NTU's 3D
+    skeletons, 2 for MMPose's 2D keypoints); any later channel (MMAction2's
+    ``keypoint_score``, appended by ``SkeletonClipDataset(with_score=True)`` as
+    ``FormatGCNInput`` appends it) is cropped and resized with the clip but neither
+    centred nor rotated, and enters the masking's motion like any channel (as it does
+    after ``FormatGCNInput`` on the per-sample path).
 
     Every random number is drawn by :func:`augmentation_draws` from
     ``(seed, epoch, sample index)``; the seed is the run's (``torch.initial_seed()`` when
     the model is built, which MMEngine's ``randomness`` sets), saved in the model's state
     dict so that a resume keeps it. The epoch is read from MMEngine's message hub.
 
-    Returns ``dict(inputs=(B, 1, M, clip_len, V, 3) float32, data_samples=dict(
+    Returns ``dict(inputs=(B, 1, M, clip_len, V, C) float32, data_samples=dict(
     visible_index=(B * M, L_vis) int64))``: the visible tokens' positions in increasing
     order, person-major, as ``MaskedSkeletonPretrainer`` takes them. Autocast is off
     inside: the augmentation runs in float32 (float64 for the crop arithmetic).
@@ -86,7 +99,12 @@ class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
             a centre crop. Defaults to ``(0.5, 1.0)``.
         min_frames (int): shortest random crop. Defaults to 64.
         max_angle (float): largest rotation angle per axis, radians. Defaults to 0.3.
-        centre_joint (int): the origin joint. Defaults to 1 (NTU spine-middle).
+        centre_joint (int): the origin joint. Defaults to 1 (NTU spine-middle; COCO-17's
+            layout centres on 11, the left hip: :mod:`gfp_mmaction.utils.joint_layouts`).
+        coord_dims (int): coordinates per joint, 3 or 2; the row's later channels pass
+            through. Defaults to 3.
+        rotation (str): ``'3d'`` (needs ``coord_dims=3``), ``'2d'`` (needs
+            ``coord_dims=2``) or ``'none'``. Defaults to ``'3d'``.
         num_person (int): persons per sample after padding ``M``. Defaults to 2.
         person_pad (str): ``'zero'`` or ``'loop'``. Defaults to ``'zero'``.
         masking (str): ``'motion_aware'`` or ``'random'``. Defaults to ``'motion_aware'``.
@@ -106,6 +124,8 @@ class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
                  min_frames: int = 64,
                  max_angle: float = 0.3,
                  centre_joint: int = 1,
+                 coord_dims: int = 3,
+                 rotation: str = '3d',
                  num_person: int = 2,
                  person_pad: str = 'zero',
                  masking: str = 'motion_aware',
@@ -132,11 +152,26 @@ class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
                 f"{name}: masking must be 'motion_aware' or 'random', got {masking!r}")
         if not 0 < mask_ratio < 1:
             raise ValueError(f'{name}: mask_ratio must be in (0, 1), got {mask_ratio!r}')
+        if coord_dims not in (2, 3):
+            raise ValueError(f'{name}: coord_dims must be 3 (3D skeletons) or 2 (2D '
+                             f'keypoints), got {coord_dims!r}')
+        if rotation not in _ROTATIONS:
+            raise ValueError(f"{name}: rotation must be '3d', '2d' or 'none', got "
+                             f'{rotation!r}')
+        if _ROTATIONS[rotation] not in (None, coord_dims):
+            raise ValueError(f"{name}: rotation={rotation!r} rotates "
+                             f'{_ROTATIONS[rotation]} coordinates but coord_dims={coord_dims}; '
+                             "use rotation='3d' with coord_dims=3, '2d' with coord_dims=2, "
+                             "or 'none'")
+        if not isinstance(centre_joint, int) or centre_joint < 0:
+            raise ValueError(f'{name}: centre_joint must be a joint index >= 0, got '
+                             f'{centre_joint!r}')
         if not tau > 0 or max_angle < 0 or min_frames < 1:
             raise ValueError(f'{name}: need tau > 0, max_angle >= 0 and min_frames >= 1, got '
                              f'tau={tau}, max_angle={max_angle}, min_frames={min_frames}')
         self.clip_len, self.p_interval, self.min_frames = clip_len, p_interval, min_frames
         self.max_angle, self.centre_joint, self.person_pad = float(max_angle), centre_joint, person_pad
+        self.coord_dims, self.rotation = coord_dims, rotation
         self.masking, self.mask_ratio, self.tau = masking, float(mask_ratio), float(tau)
         if visible_rounding not in ('round', 'floor'):
             raise ValueError(f"{name}: visible_rounding must be 'round' or 'floor', got "
@@ -179,9 +214,16 @@ class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
                 f'{type(batch).__name__}' + (f' with keys {sorted(batch)}'
                                              if isinstance(batch, dict) else ''))
         keypoint = batch['keypoint']
-        if keypoint.dim() != 3 or keypoint.shape[-1] != 3:
-            raise ValueError(f'{type(self).__name__}: keypoint must be rows (R, V, 3), got '
-                             f'{tuple(keypoint.shape)}')
+        if keypoint.dim() != 3 or keypoint.shape[-1] < self.coord_dims:
+            hint = (": a 2D file (x, y) needs coord_dims=2, rotation='2d'"
+                    if keypoint.dim() == 3 and keypoint.shape[-1] == 2 else '')
+            raise ValueError(f'{type(self).__name__}: keypoint must be rows (R, V, C) with '
+                             f'C >= coord_dims={self.coord_dims}, got '
+                             f'{tuple(keypoint.shape)}{hint}')
+        if self.centre_joint >= keypoint.shape[1]:
+            raise ValueError(f'{type(self).__name__}: centre_joint={self.centre_joint} is '
+                             f'not a joint of rows with {keypoint.shape[1]} joints; set the '
+                             "layout's centre joint (joint_layouts: ntu25 1, coco17 11)")
         M, V = self.num_person, keypoint.shape[1]
         num_tokens = self.clip_len // self.patch_len * V
         draws = augmentation_draws(self.seed, self.current_epoch(), batch['index'].long(), M,
@@ -193,12 +235,15 @@ class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
 
     def augment(self, keypoint: torch.Tensor, batch: Dict[str, torch.Tensor],
                 draws: Dict[str, torch.Tensor]) -> torch.Tensor:
-        """Steps 1-4: ``(R, V, 3)`` rows of a ragged batch -> ``(B, M, clip_len, V, 3)``."""
+        """Steps 1-4: ``(R, V, C)`` rows of a ragged batch -> ``(B, M, clip_len, V, C)``."""
         B, M, V, C = len(batch['index']), self.num_person, keypoint.shape[1], keypoint.shape[2]
+        D = self.coord_dims
         offset, frames = batch['row_offset'], batch['num_frames']
         persons = batch['num_persons']
         origin = keypoint[offset + batch['first_person'] * frames + batch['first_frame'],
-                          self.centre_joint].view(B, 1, 1, 1, C)
+                          self.centre_joint].float().view(B, 1, 1, 1, C)
+        is_coord = torch.arange(C, device=keypoint.device) < D  # (C,)
+        origin = torch.where(is_coord, origin, 0.0)  # channels after the coordinates: kept
         start, length = crop_window(batch['valid_frames'].clamp(min=1), draws['crop'][:, 0],
                                     draws['crop'][:, 1], self.p_interval, self.min_frames)
         i0, i1, lam = linear_resample_coords(length, self.clip_len)  # (B, clip_len)
@@ -212,18 +257,28 @@ class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
 
         def centred_frames(index: torch.Tensor) -> torch.Tensor:
             """Frames ``start + index`` of every slot, ``(B, M, clip_len, V, C)``,
-            centred; absent person-frames and padded slots are zero."""
+            centred; absent person-frames' coordinates and padded slots are zero, the
+            channels after the coordinates are as stored."""
             rows = torch.where(exists, base + index.view(B, 1, self.clip_len), 0)
-            present = batch['present'][rows] & exists
+            present = (batch['present'][rows] & exists).view(B, M, self.clip_len, 1, 1)
+            keep = present | (~is_coord & exists.view(B, M, 1, 1, 1))
             frames_ = keypoint[rows].float()  # (B, M, clip_len, V, C)
-            return torch.where(present.view(B, M, self.clip_len, 1, 1), frames_ - origin, 0.0)
+            return torch.where(keep, frames_ - origin, 0.0)
 
         lam = lam.float().view(B, 1, self.clip_len, 1, 1)
         clip = centred_frames(i0) * (1 - lam) + centred_frames(i1) * lam
-        angles = -self.max_angle + 2 * self.max_angle * draws['angles']
-        rotation = rotation_matrix(angles).float()  # (B, 3, 3)
+        if self.rotation == 'none':
+            return clip
+        if self.rotation == '3d':
+            angles = -self.max_angle + 2 * self.max_angle * draws['angles']
+            rotation = rotation_matrix(angles).float()  # (B, 3, 3)
+        else:
+            angle = -self.max_angle + 2 * self.max_angle * draws['angles'][:, _ANGLE_2D]
+            rotation = rotation_matrix_2d(angle).float()  # (B, 2, 2)
         # Row vectors: (R @ x)^T = x^T @ R^T.
-        return (clip.reshape(B, -1, C) @ rotation.transpose(1, 2)).view(B, M, self.clip_len, V, C)
+        coords = clip[..., :D].reshape(B, -1, D) @ rotation.transpose(1, 2)
+        coords = coords.view(B, M, self.clip_len, V, D)
+        return coords if D == C else torch.cat([coords, clip[..., D:]], dim=-1)
 
     def visible_tokens(self, joints: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """Step 5: ``(B, M, T, V, C)`` augmented clips and ``(B, M, L)`` uniform draws ->
@@ -239,7 +294,8 @@ class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
     def extra_repr(self) -> str:
         return (f'clip_len={self.clip_len}, p_interval={self.p_interval}, '
                 f'min_frames={self.min_frames}, max_angle={self.max_angle}, '
-                f'centre_joint={self.centre_joint}, num_person={self.num_person}, '
+                f'centre_joint={self.centre_joint}, coord_dims={self.coord_dims}, '
+                f'rotation={self.rotation!r}, num_person={self.num_person}, '
                 f'person_pad={self.person_pad!r}, '
                 f'masking={self.masking!r}, mask_ratio={self.mask_ratio}, tau={self.tau}, '
                 f'patch_len={self.patch_len}, seed={self.seed}')
