@@ -211,3 +211,28 @@ def test_num_classes_reaches_every_dataset_that_validates():
     cfg = Config(dict(model=dict(type='GFP'),
                       train_dataloader=dict(dataset=dict(type='SkeletonClipDataset'))))
     assert propagate_num_classes(cfg) == [] and 'num_classes' not in cfg.train_dataloader.dataset
+
+
+def test_2d_data_with_3d_settings_fails_before_the_runner(repo_root):
+    """A 2D (x, y, score) file read by a preprocessor or encoder set up for 3D."""
+    from mmengine.config import Config
+
+    from gfp_mmaction.engine.preflight import ConfigError, check_pipelines
+    cfg = Config.fromfile(str(repo_root / 'configs/gfp/gfp_ntu60_xsub_2d.py'))
+    check_pipelines(cfg)  # the shipped 2D config is consistent
+    bad = Config.fromfile(str(repo_root / 'configs/gfp/gfp_ntu60_xsub_2d.py'))
+    bad.data_preprocessor.coord_dims = 3
+    bad.data_preprocessor.rotation = '3d'
+    with pytest.raises(ConfigError, match='coord_dims=3 but the training dataset reads '
+                                          'num_coords=2'):
+        check_pipelines(bad)
+    bad = Config.fromfile(str(repo_root / 'configs/gfp/gfp_ntu60_xsub_2d.py'))
+    bad.model.backbone.in_channels = 2
+    with pytest.raises(ConfigError, match='in_channels=2 but the training dataset gives 3 '
+                                          'channels per joint'):
+        check_pipelines(bad)
+    bad = Config.fromfile(str(repo_root / 'configs/gfp/gfp_ntu60_xsub_2d.py'))
+    bad.model.backbone.num_joints = 25
+    with pytest.raises(ConfigError, match="num_joints=25 but the training dataset has 17 "
+                                          "joints per person \\(layout 'coco17'\\)"):
+        check_pipelines(bad)

@@ -29,6 +29,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from torch import nn
 
 from ..utils.config_checks import iter_dataset_cfgs, model_config
+from ..utils.joint_layouts import get_layout
 
 __all__ = ['ConfigError', 'WorkDirError', 'ResumeMismatchError', 'check_pipelines',
            'check_data_preprocessor', 'propagate_num_classes', 'check_work_dir',
@@ -129,6 +130,35 @@ def check_data_preprocessor(cfg, config_path: str = '') -> None:
         raise ConfigError(f'{where}: {error}') from error
     if isinstance(getattr(built, 'patch_len', None), int):
         _check_patch_len(where, built.patch_len, model.get('backbone') or {})
+    _check_data_shape(cfg, where, built, model.get('backbone') or {})
+
+
+def _check_data_shape(cfg, where: str, preprocessor, backbone: dict) -> None:
+    """The training data's coordinates, channels and joints against the preprocessor's
+    ``coord_dims`` and the encoder's ``in_channels`` / ``num_joints``: a 2D file read
+    with 3D settings would otherwise rotate the score channel as if it were z."""
+    dataset = (cfg.get('train_dataloader') or {}).get('dataset') or {}
+    if not isinstance(dataset, dict) or not dataset:
+        return
+    coords = dataset.get('num_coords', 3)
+    coord_dims = getattr(preprocessor, 'coord_dims', None)
+    if isinstance(coord_dims, int) and coord_dims != coords:
+        raise ConfigError(f'{where}: coord_dims={coord_dims} but the training dataset '
+                          f'reads num_coords={coords} coordinates per joint; set both to '
+                          'the same value (2D keypoints: 2, 3D: 3)')
+    if dataset.get('with_score') is not None and 'in_channels' in backbone:
+        channels = coords + (1 if dataset['with_score'] else 0)
+        if backbone['in_channels'] != channels:
+            raise ConfigError(
+                f'model.backbone.in_channels={backbone["in_channels"]} but the training '
+                f'dataset gives {channels} channels per joint (num_coords={coords}'
+                f'{" + keypoint_score" if dataset["with_score"] else ""})')
+    layout = dataset.get('layout')
+    joints = get_layout(layout).num_joints if layout is not None else dataset.get('num_joints')
+    if isinstance(joints, int) and backbone.get('num_joints', joints) != joints:
+        raise ConfigError(f'model.backbone.num_joints={backbone["num_joints"]} but the '
+                          f'training dataset has {joints} joints per person'
+                          + (f' (layout {layout!r})' if layout is not None else ''))
 
 
 def check_pipelines(cfg, config_path: str = '') -> None:
