@@ -10,10 +10,11 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 from mmaction.registry import DATASETS
-from mmengine.registry import FUNCTIONS
 from mmengine.logging import print_log
+from mmengine.registry import FUNCTIONS
 from torch.utils.data import get_worker_info
 
+from ..utils.memory import release_free_memory
 from ..utils.skeleton_math import first_presence, valid_frames
 from .skeleton_dataset import AnnotationError, SkeletonPoseDataset
 
@@ -100,6 +101,15 @@ class SkeletonClipDataset(SkeletonPoseDataset):
         super().__init__(ann_file, [], **kwargs)
 
     # ----------------------------------------------------------------- loading
+    def full_init(self) -> None:
+        """MMEngine's loading; then the heap pages the file's per-clip arrays occupied go
+        back to the system (:func:`~gfp_mmaction.utils.memory.release_free_memory`), so
+        that the process holds the clips once, packed."""
+        if self._fully_initialized:
+            return
+        super().full_init()
+        release_free_memory()
+
     def load_data_list(self) -> List[Dict]:
         """Validated annotations without their keypoints, which go to the packed store."""
         annotations = super().load_data_list()

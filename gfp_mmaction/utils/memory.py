@@ -12,10 +12,13 @@ Linux only: the kernel reports PSS in ``/proc/PID/smaps_rollup`` (Linux 4.14+), 
 per mapping in ``/proc/PID/smaps``. Reading another user's process needs the
 permission to trace it (``ptrace`` access), as ``/proc`` enforces.
 """
+import ctypes
+import ctypes.util
+import gc
 import os
 from typing import Dict, List, Optional, Tuple
 
-__all__ = ['proportional_set_size', 'process_tree_pss', 'child_pids']
+__all__ = ['proportional_set_size', 'process_tree_pss', 'child_pids', 'release_free_memory']
 
 _KIB = 1024
 
@@ -144,3 +147,27 @@ def process_tree_pss(pid: Optional[int] = None) -> Dict:
         worker_pids.append(child)
     return dict(main=main, workers=workers, worker_pids=worker_pids,
                 total=main + sum(workers))
+
+
+def release_free_memory() -> bool:
+    """Give the heap memory that freed Python objects leave behind back to the system.
+
+    Loading an annotation file creates one numpy array per clip; once a dataset has
+    packed them into one array and dropped them, glibc keeps the freed chunks resident
+    in its heap (live small objects around them keep the heap from shrinking), so the
+    process would hold the data twice. ``malloc_trim(0)`` returns those free pages.
+
+    Returns:
+        bool: True when memory was released; False where there is no glibc (macOS, musl
+        may lack ``malloc_trim``) or nothing could be released.
+    """
+    gc.collect()
+    name = ctypes.util.find_library('c')
+    if name is None:
+        return False
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return bool(trim(0))
