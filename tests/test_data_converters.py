@@ -1,11 +1,14 @@
 """Data converters (tools/data): small raw files in the real formats, converted and checked
 value by value and split by split, loaded through MMAction2's PoseDataset with the stock
 and the GFP pipelines, plus every malformed-input case."""
+import io
 import os
 import pickle
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -23,9 +26,27 @@ from gfp_mmaction.datasets.validation import validate_annotations  # noqa: E402
 PYTHON = sys.executable
 
 
-def run_tool(script, *args):
+def run_tool_cli(script, *args):
+    """The converter as a user runs it: its own process."""
     return subprocess.run([PYTHON, str(TOOLS / script), *map(str, args)], capture_output=True,
                           text=True, timeout=120)
+
+
+def run_tool(script, *args):
+    """The converter's ``main(argv)`` in this process (the import of the package costs
+    seconds per process), with its exit status and output as ``run_tool_cli`` gives them."""
+    module = {'ntu_raw_to_pkl.py': ntu, 'pku_mmd_to_pkl.py': pku,
+              'npz_to_pkl.py': npz_to_pkl}[script]
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = module.main([str(a) for a in args])
+        except SystemExit as exit_:
+            code = exit_.code
+            if isinstance(code, str):  # sys.exit('message'): printed, status 1
+                print(code, file=err)
+                code = 1
+    return SimpleNamespace(returncode=code or 0, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 def load(path):
@@ -142,8 +163,8 @@ def test_ntu60_values_and_splits(ntu_dir):
 def test_ntu120_cli_with_workers(ntu_dir, tmp_path):
     raw, missing, truth = ntu_dir
     out = tmp_path / 'out' / 'ntu120.pkl'
-    res = run_tool('ntu_raw_to_pkl.py', '--raw-dir', raw, '--out', out, '--dataset', 'ntu120',
-                   '--missing-list', missing, '--workers', '2')
+    res = run_tool_cli('ntu_raw_to_pkl.py', '--raw-dir', raw, '--out', out, '--dataset', 'ntu120',
+                       '--missing-list', missing, '--workers', '2')
     assert res.returncode == 0, res.stderr
     assert '5 clips from 6 files (1 listed as missing' in res.stdout
     data = load(out)
