@@ -61,3 +61,56 @@ def test_multi_level_mse_is_weighted_mean_of_level_mses():
     assert MultiLevelMSELoss(loss_weight=1.0)(pred, target, weight).item() == pytest.approx(5.0)
     assert MultiLevelMSELoss(loss_weight=1.0, level_weights=(3, 1))(
         pred, target, weight).item() == pytest.approx(0.75 * 1 + 0.25 * 9)
+
+
+def test_regularizer_uses_the_whole_data_parallel_batch_by_default():
+    from gfp_mmaction.models.heads import GFPHead
+    assert VarianceCovarianceLoss().gather_distributed is True
+    assert GFPHead().regularizer.gather_distributed is True
+    # outside a process group (or with one process) both settings are the same loss
+    torch.manual_seed(1)
+    levels = [torch.randn(3, 5, 4), torch.randn(3, 1, 4)]
+    weight = torch.tensor([1., 0., 1.])
+    gathered = VarianceCovarianceLoss()(levels, weight)
+    local = VarianceCovarianceLoss(gather_distributed=False)(levels, weight)
+    for key in ('loss_var', 'loss_cov'):
+        assert gathered[key].item() == local[key].item()
+
+
+def test_weighted_covariance_by_hand():
+    from gfp_mmaction.models.losses import batch_covariances
+    # rows 0, 2, 3 count (row 1 is a padded person's): columns (1, 3, 5) and (2, 2, 8)
+    z = torch.tensor([[1., 2.], [100., -100.], [3., 2.], [5., 8.]])
+    w = torch.tensor([1., 0., 1., 1.])
+    (cov, ) = batch_covariances([z], [w])
+    # means 3 and 4; centred (-2, 0, 2) and (-2, -2, 4); n - 1 = 2
+    expected = torch.tensor([[8. / 2, 12. / 2], [12. / 2, 24. / 2]])
+    torch.testing.assert_close(cov, expected)
+
+
+def test_mamp_head_by_hand_with_and_without_padded_persons():
+    from gfp_mmaction.models.heads import MAMPHead
+    prediction = torch.zeros(2, 3, 2)
+    target = torch.tensor([[[1., 3.], [0., 2.], [4., 4.]],
+                           [[0., 0.], [0., 0.], [0., 0.]]])  # person 1: padding
+    mask = torch.tensor([[True, True, False], [True, False, True]])
+    weight = torch.tensor([1., 0.])
+    # normalised target patches: (1, 3) -> (-1, 1) / sqrt(2 + 1e-6); (0, 2) the same;
+    # zeros stay 0. Per-token MSE: 0.5 * 2 / (2 + 1e-6) each for person 0, 0 for person 1.
+    token = 1 / (2 + 1e-6)
+    like_for_like = MAMPHead().loss(prediction, target, mask, weight)['loss_pred']
+    published = MAMPHead(count_padded_persons=True).loss(prediction, target, mask,
+                                                         weight)['loss_pred']
+    assert like_for_like.item() == pytest.approx(2 * token / 2, rel=1e-6)  # 2 masked tokens
+    assert published.item() == pytest.approx(2 * token / 4, rel=1e-6)  # and 2 padded ones
+
+
+def test_loss_defaults_are_the_papers():
+    # dict(type='MultiLevelMSELoss') / dict(type='VarianceCovarianceLoss') alone: 5, 1 / 5
+    pred, target = [torch.zeros(1, 2, 2)], [torch.ones(1, 2, 2)]
+    assert MultiLevelMSELoss()(pred, target).item() == pytest.approx(5.0)
+    z = [torch.tensor([[[0., 0.], [1., 1.]]])]  # two rows, perfectly correlated columns
+    out = VarianceCovarianceLoss()(z)
+    # Var = Cov = 0.5 per column: L_var = 1 - sqrt(0.5 + 1e-4), L_cov = 2 * 0.25 / 2
+    assert out['loss_var'].item() == pytest.approx(1 - math.sqrt(0.5 + 1e-4), rel=1e-6)
+    assert out['loss_cov'].item() == pytest.approx(5 * 0.25, rel=1e-6)

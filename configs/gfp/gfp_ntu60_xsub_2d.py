@@ -7,6 +7,8 @@
 # Tokens: 30 patch rows x 17 joints = 510 per person, 51 visible at mask ratio 0.9; the
 # decoder's levels hold 102 / 51 / 17 / 1 tokens (the paper's 150 / 75 / 25 / 1 with 17
 # joints instead of 25).
+# train_dataloader.batch_size is per GPU (process): 128 = the recipe's total on one GPU;
+# on 4 GPUs keep the total with --cfg-options train_dataloader.batch_size=32.
 _base_ = [
     '../_base_/models/gfp.py', '../_base_/datasets/pretrain_zero_pad_2d.py',
     '../_base_/schedules/pretrain_400e.py', '../_base_/default_runtime.py'

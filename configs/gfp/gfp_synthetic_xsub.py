@@ -1,6 +1,8 @@
 # GFP pre-training on the embedded synthetic skeleton dataset (tools/data/make_synthetic_ntu.py),
 # sized for a 2-core CPU: the method unchanged, a narrower and shallower network
 # (encoder 4 x 64, decoder stages 1 / 1 / 1) and a short schedule. Used by tools/demo.py.
+# train_dataloader.batch_size (32) is per process; auto_scale_lr's base is the same 32,
+# so with --auto-scale-lr the lr follows the total batch of a multi-process run.
 _base_ = ['./gfp_ntu60_xsub.py']
 
 ann_file = 'data/skeleton/synthetic_ntu.pkl'

@@ -35,7 +35,10 @@ model = dict(
     head=dict(
         type='GFPHead',
         prediction_loss=dict(type='MultiLevelMSELoss', loss_weight=5.0),
-        regularizer=dict(type='VarianceCovarianceLoss', var_weight=1.0, cov_weight=5.0),
+        # L_var / L_cov use batch statistics: gather_distributed=True computes them over
+        # the whole batch of all processes (W GPUs x B/W = 1 GPU x B); False = per process.
+        regularizer=dict(type='VarianceCovarianceLoss', var_weight=1.0, cov_weight=5.0,
+                         eps=1e-4, gather_distributed=True),
         stop_grad_targets=False))
 
 # Collapse monitor: every 50 iterations, the spread (mean per-dimension std) and effective

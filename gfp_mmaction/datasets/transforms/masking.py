@@ -34,12 +34,20 @@ class BaseTokenMasking(BaseTransform):
     Args:
         mask_ratio (float): fraction of masked tokens, in (0, 1).
         patch_len (int): frames per token.
+        visible_rounding (str): ``'round'`` (default): ``round(L * (1 - mask_ratio))``
+            visible tokens, 75 of 750; ``'floor'``: MAMP's ``int(L * (1 - mask_ratio))``,
+            74 of 750 (float rounding).
     """
 
     min_patch_rows = 1  # patch rows T // patch_len a sequence needs for the scores
 
-    def __init__(self, mask_ratio: float = 0.9, patch_len: int = 4) -> None:
+    def __init__(self, mask_ratio: float = 0.9, patch_len: int = 4,
+                 visible_rounding: str = 'round') -> None:
         name = type(self).__name__
+        if visible_rounding not in ('round', 'floor'):
+            raise ValueError(f"{name}: visible_rounding must be 'round' or 'floor', got "
+                             f'{visible_rounding!r}')
+        self.visible_rounding = visible_rounding
         if not _is_real(mask_ratio) or not 0 < mask_ratio < 1:
             raise ValueError(f'{name}: mask_ratio must be in (0, 1), got {mask_ratio!r}')
         if not _is_int(patch_len) or patch_len <= 0:
@@ -48,7 +56,10 @@ class BaseTokenMasking(BaseTransform):
         self.patch_len = int(patch_len)
 
     def num_visible(self, num_tokens: int) -> int:
-        """``round(L * (1 - mask_ratio))``: 75 of 750 at ratio 0.9 (``int`` would give 74)."""
+        """``round(L * (1 - mask_ratio))``: 75 of 750 at ratio 0.9; with
+        ``visible_rounding='floor'`` MAMP's ``int(L * (1 - mask_ratio))``: 74."""
+        if self.visible_rounding == 'floor':
+            return int(num_tokens * (1 - self.mask_ratio))
         return int(round(num_tokens * (1 - self.mask_ratio)))
 
     def scores(self, keypoint: np.ndarray, u: np.ndarray = None) -> np.ndarray:
@@ -105,6 +116,8 @@ class RandomTokenMasking(BaseTokenMasking):
     Args:
         mask_ratio (float): fraction of masked tokens, in (0, 1). Defaults to 0.9.
         patch_len (int): frames per token. Defaults to 4.
+        visible_rounding (str): ``'round'`` (75 of 750, default) or ``'floor'`` (MAMP's
+            ``int()``: 74 of 750).
     """
 
     def scores(self, keypoint: np.ndarray, u: np.ndarray = None) -> np.ndarray:
@@ -133,10 +146,14 @@ class MotionAwareTokenMasking(BaseTokenMasking):
         mask_ratio (float): fraction of masked tokens, in (0, 1). Defaults to 0.9.
         tau (float): temperature, > 0; smaller = stronger preference. Defaults to 0.8.
         patch_len (int): frames per token. Defaults to 4.
+        visible_rounding (str): ``'round'`` (75 of 750, default) or ``'floor'`` (MAMP's
+            ``int()``: 74 of 750).
     """
 
-    def __init__(self, mask_ratio: float = 0.9, tau: float = 0.8, patch_len: int = 4) -> None:
-        super().__init__(mask_ratio=mask_ratio, patch_len=patch_len)
+    def __init__(self, mask_ratio: float = 0.9, tau: float = 0.8, patch_len: int = 4,
+                 visible_rounding: str = 'round') -> None:
+        super().__init__(mask_ratio=mask_ratio, patch_len=patch_len,
+                         visible_rounding=visible_rounding)
         if not _is_real(tau) or tau <= 0:
             raise ValueError(
                 f'MotionAwareTokenMasking: tau must be a finite number > 0, got {tau!r}')

@@ -15,8 +15,9 @@ class GFPHead(BaseModule):
     Args:
         prediction_loss: config of the prediction loss (default: 5 x mean-of-levels MSE).
         regularizer: config of the regulariser on the TGN outputs (default: VICReg-style
-            variance weight 1, covariance weight 5), or None to switch it off (ablation:
-            the targets then collapse).
+            variance weight 1, covariance weight 5, its batch statistics taken over the
+            whole batch of all data-parallel processes: ``gather_distributed=True``), or
+            None to switch it off (ablation: the targets then collapse).
         stop_grad_targets: stop the prediction loss's gradient into the TGN, which then
             learns from the regulariser only (ablation; default: trained jointly).
     """

@@ -12,17 +12,26 @@ __all__ = ['MAMPHead']
 class MAMPHead(BaseModule):
     """MSE between predicted and target motion patches, on masked tokens only.
 
+    ``loss = sum_{masked tokens} w * mse / sum_{masked tokens} w``, ``w`` = the person's
+    weight.
+
     Args:
         norm_target: normalise each target patch to zero mean, unit variance over its
             ``l * C`` values (MAMP's ``norm_pix_loss``).
         loss_weight: scale of ``loss_pred``.
+        count_padded_persons: False (default, the like-for-like baseline): padded
+            (all-zero) persons have weight 0, as in every GFP loss. True: every person
+            counts, the padded ones too, as MAMP's own code does (its loss averages over
+            the masked tokens of all ``N * M`` sequences: the zero second body of a
+            single-actor NTU-60 clip, whose target is 0, is part of the objective).
     """
 
     def __init__(self, norm_target: bool = True, loss_weight: float = 1.0,
-                 init_cfg: Optional[dict] = None):
+                 count_padded_persons: bool = False, init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.norm_target = norm_target
         self.loss_weight = loss_weight
+        self.count_padded_persons = count_padded_persons
 
     def loss(self, prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
              person_weight: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
@@ -31,7 +40,8 @@ class MAMPHead(BaseModule):
             prediction: ``(B, L, P)``.
             target: ``(B, L, P)`` motion patches.
             mask: ``(B, L)`` bool, True = masked (the tokens that count).
-            person_weight: ``(B,)`` 1 for real persons, 0 for padded ones.
+            person_weight: ``(B,)`` 1 for real persons, 0 for padded ones (ignored
+                with ``count_padded_persons=True``).
         """
         target = target.float()
         if self.norm_target:
@@ -40,7 +50,7 @@ class MAMPHead(BaseModule):
             target = (target - mean) / (var + 1e-6).sqrt()
         per_token = (prediction.float() - target).pow(2).mean(dim=-1)
         token_weight = mask.to(per_token.dtype)
-        if person_weight is not None:
+        if person_weight is not None and not self.count_padded_persons:
             token_weight = token_weight * person_weight.to(per_token.dtype)[:, None]
         loss = (per_token * token_weight).sum() / token_weight.sum().clamp(min=1)
         return dict(loss_pred=self.loss_weight * loss)

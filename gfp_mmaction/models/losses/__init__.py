@@ -1,8 +1,9 @@
 from .multi_level_mse import MultiLevelMSELoss
-from .variance_covariance import VarianceCovarianceLoss, covariance_loss, variance_loss
+from .variance_covariance import (VarianceCovarianceLoss, all_reduce_sum, batch_covariances,
+                                  covariance_loss, variance_loss)
 from .weighting import expand_row_weight, weighted_mean
 
 __all__ = [
-    'MultiLevelMSELoss', 'VarianceCovarianceLoss', 'covariance_loss', 'variance_loss',
-    'expand_row_weight', 'weighted_mean'
+    'MultiLevelMSELoss', 'VarianceCovarianceLoss', 'all_reduce_sum', 'batch_covariances',
+    'covariance_loss', 'variance_loss', 'expand_row_weight', 'weighted_mean'
 ]
