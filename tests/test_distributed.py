@@ -17,7 +17,8 @@ Equivalence of 2 processes x batch B with 1 process x batch 2B (MAMP, AdamW):
   here has one actor (the interaction classes are left out) and the mask ratio is
   fixed, so every rank has the same denominator and the mean of the rank losses, which
   DDP's gradient averaging differentiates, is the global loss. (GFP's variance /
-  covariance regulariser uses batch statistics and is not rank-decomposable.)
+  covariance regulariser uses batch statistics, which it reduces over the processes:
+  tests/test_gather_losses.py.)
 
 What remains are float32 summation-order differences (per-rank partial sums, gloo's
 all-reduce). Adam divides each gradient by its own running magnitude, so where a
@@ -335,16 +336,10 @@ model = dict(
               target_dims=32, global_hidden=64),
     target_generator=dict(target_dims=32, pool_kernels=(2, 6, 12), local_hidden=32,
                           global_hidden=64))
+data_preprocessor = dict(clip_len=48, min_frames=16)
 train_dataloader = dict(
     batch_size=4, num_workers=0, persistent_workers=False,
-    dataset=dict(ann_file='{ann_file}', pipeline=[
-        dict(type='CentreOnFirstFrame', joint=1),
-        dict(type='ValidCropResize', clip_len=48, p_interval=(0.5, 1.0), min_frames=16),
-        dict(type='RandomRotation3D', max_angle=0.3),
-        dict(type='FormatGCNInput', num_person=2, mode='zero'),
-        dict(type='MotionAwareTokenMasking', mask_ratio=0.9, tau=0.8, patch_len=4),
-        dict(type='PackActionInputs', algorithm_keys=('token_mask', )),
-    ]))
+    dataset=dict(ann_file='{ann_file}'))
 train_cfg = dict(max_epochs=2)
 param_scheduler = []
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1, max_keep_ckpts=1))

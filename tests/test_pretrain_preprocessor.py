@@ -287,3 +287,12 @@ def test_per_sample_config_is_the_reference_pipeline():
         'MotionAwareTokenMasking', 'PackActionInputs']
     assert pipeline[3]['mode'] == 'loop' and pipeline[4]['tau'] == 0.75  # NTU-120
     assert cfg.train_dataloader.dataset.type == 'SkeletonClipDataset'  # not modified
+
+
+def test_per_sample_config_keeps_mamps_visible_count():
+    from mmengine.config import Config
+    cfg = Config.fromfile('configs/mamp/mamp_published_ntu60_xsub.py')
+    masking = per_sample_config(cfg).train_dataloader.dataset.pipeline[4]
+    assert masking['visible_rounding'] == 'floor'
+    from mmaction.registry import TRANSFORMS
+    assert TRANSFORMS.build(masking).num_visible(750) == 74

@@ -43,6 +43,8 @@ def per_sample_pipeline(preprocessor: dict, num_person: int = 2) -> list:
     if p['masking'] == 'motion_aware':
         masking['tau'] = p['tau']
     masking['patch_len'] = p['patch_len']
+    if p.get('visible_rounding', 'round') != 'round':  # MAMP as published: int(L * 0.1)
+        masking['visible_rounding'] = p['visible_rounding']
     rotation = _ROTATION[p['rotation']]
     return [
         dict(type='CentreOnFirstFrame', joint=p['centre_joint']),
