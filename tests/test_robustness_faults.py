@@ -199,7 +199,7 @@ def small_disk(tmp_path):
 
 def test_disk_full_while_writing_a_checkpoint_keeps_the_previous_one(
         tmp_path, ann_file, small_disk, train_tool, one_thread):
-    from gfp_mmaction.engine.hooks.atomic_io import DiskFullError
+    from gfp_mmaction.engine.atomic_backend import DiskFullError
     work_dir = small_disk / 'work'
     # Epoch 1 fits; its checkpoint is the one a full disk must not cost.
     train_tool.main([str(write_config(tmp_path, ann_file, epochs=1)), '--work-dir',

@@ -23,7 +23,7 @@ import gfp_mmaction  # noqa: E402,F401  (stack fixes before any build)
 from gfp_mmaction.compat import UntrustedCheckpointError, distributed_timeout  # noqa: E402
 from gfp_mmaction.datasets import AnnotationError  # noqa: E402
 from gfp_mmaction.engine.hooks import NonFiniteLossError  # noqa: E402
-from gfp_mmaction.engine.hooks.atomic_io import DiskFullError  # noqa: E402
+from gfp_mmaction.engine.atomic_backend import DiskFullError  # noqa: E402
 from gfp_mmaction.engine.preflight import (ConfigError, ResumeMismatchError,  # noqa: E402
                                            WorkDirError, check_pipelines, check_resume,
                                            check_work_dir, propagate_num_classes,

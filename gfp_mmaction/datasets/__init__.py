@@ -1,13 +1,13 @@
 from . import transforms  # noqa: F401
 from .per_sample_reference import per_sample_config, per_sample_pipeline
 from .retrieval import RetrievalPoseDataset
-from .semi_supervised import LabelledSubsetHook, SemiSupervisedPoseDataset
+from .semi_supervised import SemiSupervisedPoseDataset
 from .skeleton_dataset import AnnotationError, SkeletonPoseDataset
 from .skeleton_clip_dataset import SkeletonClipDataset, skeleton_clip_collate
 from .synthetic_ntu import generate_synthetic_ntu, write_synthetic_ntu
 
 __all__ = [
     'generate_synthetic_ntu', 'write_synthetic_ntu', 'RetrievalPoseDataset',
-    'LabelledSubsetHook', 'SemiSupervisedPoseDataset', 'AnnotationError', 'SkeletonPoseDataset',
+    'SemiSupervisedPoseDataset', 'AnnotationError', 'SkeletonPoseDataset',
     'SkeletonClipDataset', 'skeleton_clip_collate', 'per_sample_config', 'per_sample_pipeline'
 ]

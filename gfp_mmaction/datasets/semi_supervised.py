@@ -3,22 +3,20 @@
 The subset depends only on ``(subset_seed, the split's frame_dirs and labels)``: no
 global random state, no file order, no hash order. Every rank of a distributed run, and
 every run with the same seed, therefore trains on the same samples without any
-communication; :class:`LabelledSubsetHook` records them in the work dir.
+communication; ``LabelledSubsetHook`` (``gfp_mmaction.engine.hooks``) records them in the
+work dir.
 """
-import os.path as osp
 from collections import defaultdict
 from typing import Dict, List, Sequence
 
 import numpy as np
-from mmaction.registry import DATASETS, HOOKS
-from mmengine.dist import is_main_process
-from mmengine.hooks import Hook
+from mmaction.registry import DATASETS
 from mmengine.logging import print_log
 
 from ..utils.atomic_io import atomic_write
 from .skeleton_dataset import SkeletonPoseDataset
 
-__all__ = ['stratified_subset', 'SemiSupervisedPoseDataset', 'LabelledSubsetHook', 'read_subset']
+__all__ = ['stratified_subset', 'SemiSupervisedPoseDataset', 'read_subset']
 
 
 def stratified_subset(frame_dirs: Sequence[str], labels: Sequence[int], fraction: float,
@@ -132,30 +130,3 @@ def read_subset(path: str) -> List[str]:
     """The ``frame_dir``s of a file written by :meth:`SemiSupervisedPoseDataset.write_subset`."""
     with open(path) as f:
         return [line.strip() for line in f if line.strip() and not line.startswith('#')]
-
-
-@HOOKS.register_module()
-class LabelledSubsetHook(Hook):
-    """Before training, writes the training set's labelled ``frame_dir``s to
-    ``{work_dir}/{filename}`` (main process only).
-
-    Args:
-        filename: file name inside the work dir.
-    """
-
-    priority = 'VERY_LOW'
-
-    def __init__(self, filename: str = 'labelled_subset.txt') -> None:
-        self.filename = filename
-
-    def before_train(self, runner) -> None:
-        dataset = runner.train_dataloader.dataset
-        while not hasattr(dataset, 'write_subset') and hasattr(dataset, 'dataset'):
-            dataset = dataset.dataset  # through RepeatDataset / ClassBalancedDataset
-        if not hasattr(dataset, 'write_subset'):
-            raise TypeError('LabelledSubsetHook: the training dataset is a '
-                            f'{type(dataset).__name__}, not a SemiSupervisedPoseDataset')
-        if is_main_process():
-            path = osp.join(runner.work_dir, self.filename)
-            dataset.write_subset(path)
-            runner.logger.info(f'labelled subset written to {path}')

@@ -50,8 +50,8 @@ from mmengine.fileio import LocalBackend, get_file_backend
 from mmengine.hooks import CheckpointHook
 from mmengine.runner import find_latest_checkpoint
 
-from .atomic_io import DiskFullError, write_or_explain
-from .rng_state import get_rng_state, set_rng_state
+from ..atomic_backend import DiskFullError, write_or_explain
+from ...utils.rng_state import get_rng_state, set_rng_state
 
 __all__ = ['ResumableCheckpointHook']
 

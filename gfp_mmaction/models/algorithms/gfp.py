@@ -3,7 +3,6 @@ from typing import Dict, List, Optional
 
 import torch
 from mmaction.registry import MODELS
-from torch import nn
 
 from .base import MaskedSkeletonPretrainer
 
@@ -50,9 +49,9 @@ class GFP(MaskedSkeletonPretrainer):
     def _check_target_widths(self) -> None:
         """Every level's prediction must be as wide as its target (``C_t``): a mismatch
         would otherwise surface as a shape error inside the loss at the first step."""
-        predicted = _output_widths(self.neck, ('predictors', 'global_predictor'))
-        made = _output_widths(self.target_generator, ('local_mlps', 'global_mlp'))
-        if predicted is None or made is None or predicted == made:
+        predicted = list(self.neck.level_dims)
+        made = list(self.target_generator.level_dims)
+        if predicted == made:
             return
         level = next(k for k, (p, m) in enumerate(zip(predicted, made)) if p != m)
         raise ValueError(
@@ -70,18 +69,3 @@ class GFP(MaskedSkeletonPretrainer):
         targets = self.target_generator(joints)
         return self.head.loss(predictions, targets, person_weight)
 
-
-def _output_widths(module: nn.Module, names) -> Optional[List[int]]:
-    """``out_features`` of the last ``nn.Linear`` of each per-level sub-module:
-    ``names = (name of the local ModuleList, name of the global module)``. None when
-    the module is not built that way (another decoder or target generator)."""
-    local, glob = (getattr(module, name, None) for name in names)
-    if not isinstance(local, nn.ModuleList) or not isinstance(glob, nn.Module):
-        return None
-    widths = []
-    for part in (*local, glob):
-        linears = [m for m in part.modules() if isinstance(m, nn.Linear)]
-        if not linears:
-            return None
-        widths.append(linears[-1].out_features)
-    return widths

@@ -1,5 +1,5 @@
 """MAMP's pre-training augmentation and token masking, batched on the training device."""
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence
 
 import torch
 from mmaction.registry import MODELS

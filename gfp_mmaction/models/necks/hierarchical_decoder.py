@@ -65,6 +65,7 @@ class HierarchicalDecoder(BaseModule):
             raise ValueError(f'HierarchicalDecoder: global_token={global_token!r}, expected '
                              f'one of {GLOBAL_TOKEN_MODES}')
         self.global_token = global_token
+        self.target_dims = target_dims
         self.grid = MaskTokenGrid(in_dims, embed_dims, num_rows, num_joints)
         self.stages = nn.ModuleList(
             nn.Sequential(*(TransformerBlock(embed_dims, num_heads, mlp_ratio)
@@ -88,6 +89,11 @@ class HierarchicalDecoder(BaseModule):
     def num_levels(self) -> int:
         """Local levels plus the global one."""
         return len(self.stages) + 1
+
+    @property
+    def level_dims(self) -> List[int]:
+        """Width of the prediction at each level, local levels first: ``C_t`` each."""
+        return [self.target_dims] * self.num_levels
 
     def forward(self, latent: torch.Tensor, visible_index: torch.Tensor) -> List[torch.Tensor]:
         """Predict every level's targets.

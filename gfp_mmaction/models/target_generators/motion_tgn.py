@@ -87,7 +87,13 @@ class MotionTargetGenerator(BaseModule):
 
     @property
     def num_levels(self) -> int:
+        """Local levels plus the global one."""
         return len(self.local_mlps) + 1
+
+    @property
+    def level_dims(self) -> List[int]:
+        """Width of the targets at each level, local levels first: ``C_t`` each."""
+        return [self.target_dims] * self.num_levels
 
     def motion_patches(self, joints: torch.Tensor) -> torch.Tensor:
         """``(B, T, V, C)`` joints -> ``(B, T_e, V, l * C)`` motion patches."""

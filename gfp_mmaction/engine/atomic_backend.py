@@ -8,9 +8,9 @@ from typing import Optional, Union
 
 from mmengine.fileio import LocalBackend, register_backend
 
-from ...utils.atomic_io import atomic_write
+from ..utils.atomic_io import atomic_write
 
-__all__ = ['atomic_write', 'AtomicLocalBackend', 'DiskFullError']
+__all__ = ['AtomicLocalBackend', 'DiskFullError', 'free_bytes']
 
 _FULL = (errno.ENOSPC, errno.EDQUOT)  # no space left; disk quota exceeded
 
