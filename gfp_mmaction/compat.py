@@ -50,7 +50,8 @@ import torch
 
 __all__ = ['apply_stack_fixes', 'checkpoint_allowlist', 'checkpoints_trusted',
            'load_from_local', 'silence_mmcv_lite_warning', 'TRUST_ENV',
-           'UntrustedCheckpointError', 'DIST_TIMEOUT_ENV', 'distributed_timeout']
+           'UntrustedCheckpointError', 'DIST_TIMEOUT_ENV', 'distributed_timeout',
+           'end_distributed']
 
 _DRN_MODULES = ('mmaction.models.localizers.drn', 'mmaction.models.localizers.drn.drn')
 
@@ -371,3 +372,14 @@ def apply_stack_fixes() -> None:
     _install_drn_placeholder()
     _register_allowlisted_checkpoint_loader()
     _make_distributed_launch_cpu_capable()
+
+
+def end_distributed() -> None:
+    """Destroy the default process group, if this process has one, before the
+    interpreter exits. MMEngine never does; a gloo group left to the interpreter's
+    teardown can end the process with ``terminate called without an active exception``
+    (exit status 9) after all its work is done."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()  # no rank tears its group down while another still talks to it
+        dist.destroy_process_group()

@@ -19,7 +19,7 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import gfp_mmaction  # noqa: E402,F401  (stack fixes before any build)
-from gfp_mmaction.compat import UntrustedCheckpointError  # noqa: E402
+from gfp_mmaction.compat import UntrustedCheckpointError, end_distributed  # noqa: E402
 from gfp_mmaction.models.backbones.skeleton_transformer import (  # noqa: E402
     SkeletonTransformer, load_encoder_state)
 from gfp_mmaction.utils import MissingDataError, check_annotation_files  # noqa: E402
@@ -81,6 +81,7 @@ def main(argv=None):
         runner.test()  # loads the checkpoint again (models without a GFP encoder: first)
     except UntrustedCheckpointError as error:  # its message names the file and the objects
         sys.exit(f'error: {error}')
+    end_distributed()
 
 
 def check_encoder_weights(model, checkpoint: str) -> None:

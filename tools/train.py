@@ -20,7 +20,8 @@ from mmengine.runner import Runner, find_latest_checkpoint
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import gfp_mmaction  # noqa: E402,F401  (stack fixes before any build)
-from gfp_mmaction.compat import UntrustedCheckpointError, distributed_timeout  # noqa: E402
+from gfp_mmaction.compat import (UntrustedCheckpointError, distributed_timeout,  # noqa: E402
+                                  end_distributed)
 from gfp_mmaction.datasets import AnnotationError  # noqa: E402
 from gfp_mmaction.engine.hooks import NonFiniteLossError  # noqa: E402
 from gfp_mmaction.engine.atomic_backend import DiskFullError  # noqa: E402
@@ -269,6 +270,7 @@ def main(argv=None):
             if runner is not None:
                 runner.logger.error(str(fault))
             raise fault from error
+    end_distributed()
 
 
 if __name__ == '__main__':
