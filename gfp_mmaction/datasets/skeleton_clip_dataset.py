@@ -130,7 +130,10 @@ class SkeletonClipDataset(SkeletonPoseDataset):
                 'not; set the dataset\'s with_score=False to train on the coordinates alone')
         self.with_score_channel = bool(n and all(scored))
         self.shapes = np.array([a['keypoint'].shape for a in annotations], dtype=np.int64)
-        rows = self.shapes[:, 0] * self.shapes[:, 1]
+        # Contiguous per-clip vectors, indexed for every batch (_fields).
+        self.num_persons = np.ascontiguousarray(self.shapes[:, 0])
+        self.num_frames = np.ascontiguousarray(self.shapes[:, 1])
+        rows = self.num_persons * self.num_frames
         self.row_offsets = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(np.int64)
         V, C = (int(d) for d in self.shapes[0, 2:])
         self.point_shape = (V, C + self.with_score_channel)  # (V, C [+ score])
@@ -172,7 +175,7 @@ class SkeletonClipDataset(SkeletonPoseDataset):
 
     def _fields(self) -> Dict[str, np.ndarray]:
         """The per-clip integers a batch carries besides its rows."""
-        return dict(num_frames=self.shapes[:, 1].copy(), num_persons=self.shapes[:, 0].copy(),
+        return dict(num_frames=self.num_frames, num_persons=self.num_persons,
                     valid_frames=self.valid_frames, first_person=self.first_person,
                     first_frame=self.first_frame)
 
@@ -197,7 +200,7 @@ class SkeletonClipDataset(SkeletonPoseDataset):
             return dict(keypoint=self.store, present=self.store_present,
                         row_offset=torch.from_numpy(self.row_offsets[indices]).to(self.device),
                         **batch, index=index)
-        counts = self.shapes[indices, 0] * self.shapes[indices, 1]
+        counts = self.num_persons[indices] * self.num_frames[indices]
         offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         keypoint = torch.empty((int(counts.sum()), *self.point_shape), dtype=torch.float32)
         present = torch.empty(int(counts.sum()), dtype=torch.bool)
