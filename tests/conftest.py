@@ -23,7 +23,7 @@ def repo_root() -> Path:
 def synthetic_ann_file(tmp_path_factory) -> Path:
     """A small embedded NTU-format pickle: 10 classes, 2 subjects x 2 views = 40 clips,
     20 in each of xsub_train / xsub_val / xview_train / xview_val."""
-    from gfp_mmaction.datasets.synthetic_ntu import write_synthetic_ntu
+    from gfp_mmaction.testing.synthetic import write_synthetic_ntu
     path = tmp_path_factory.mktemp('synthetic') / 'synthetic_ntu.pkl'
     write_synthetic_ntu(path, subjects=2, views=2, reps=1, seed=0)
     return path

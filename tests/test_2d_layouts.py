@@ -15,7 +15,7 @@ from gfp_mmaction.datasets import (AnnotationError, SkeletonClipDataset, Skeleto
                                    per_sample_config, per_sample_pipeline,
                                    skeleton_clip_collate)
 from gfp_mmaction.datasets.skeleton_dataset import normalize_2d
-from gfp_mmaction.datasets.synthetic_2d import (ntu25_to_coco17, project_pinhole,
+from gfp_mmaction.testing.synthetic.two_d import (ntu25_to_coco17, project_pinhole,
                                                 write_synthetic_ntu_2d)
 from gfp_mmaction.datasets.transforms import (CentreOnFirstFrame, MotionAwareTokenMasking,
                                               RandomRotation2D, RandomTokenMasking,

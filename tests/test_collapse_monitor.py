@@ -9,7 +9,7 @@ from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
 from mmengine.runner import Runner
 
-from gfp_mmaction.datasets.synthetic_ntu import write_synthetic_ntu
+from gfp_mmaction.testing.synthetic import write_synthetic_ntu
 from gfp_mmaction.engine.hooks import CollapseMonitorHook
 from gfp_mmaction.evaluation.feature_stats import effective_rank, feature_std
 

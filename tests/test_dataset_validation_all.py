@@ -10,7 +10,7 @@ from mmaction.registry import DATASETS
 from mmengine.registry import init_default_scope
 
 from gfp_mmaction.datasets import AnnotationError
-from gfp_mmaction.datasets.synthetic_ntu import generate_synthetic_ntu
+from gfp_mmaction.testing.synthetic import generate_synthetic_ntu
 
 # 40 clips of 10 classes; xsub_train and xsub_val hold 20 each, 2 per class.
 KINDS = {

@@ -142,7 +142,7 @@ def single_actor_data(tmp_path_factory) -> Path:
     """16 training clips (xsub_train), all single-actor: 8 classes x 1 subject x 2 views."""
     import pickle
 
-    from gfp_mmaction.datasets.synthetic_ntu import generate_synthetic_ntu
+    from gfp_mmaction.testing.synthetic import generate_synthetic_ntu
     data = generate_synthetic_ntu(num_classes=11, subjects=2, views=2, reps=1, seed=0)
     single = sorted({a['label'] for a in data['annotations'] if a['keypoint'].shape[0] == 1})
     assert len(single) == 8

@@ -16,7 +16,7 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
-from gfp_mmaction.datasets.synthetic_ntu import SYNTHETIC_NTU_CLASSES, generate_synthetic_ntu
+from gfp_mmaction.testing.synthetic import SYNTHETIC_NTU_CLASSES, generate_synthetic_ntu
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = str(REPO / 'configs/gfp/linear_synthetic_xsub.py')

@@ -12,7 +12,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 from PIL import Image
 
-from gfp_mmaction.datasets.synthetic_ntu import write_synthetic_ntu
+from gfp_mmaction.testing.synthetic import write_synthetic_ntu
 
 
 def load_tool(repo_root, relative):

@@ -57,7 +57,7 @@ def assert_same(a, b, where='checkpoint'):
 
 
 def test_sigkill_then_resume_equals_the_uninterrupted_run(tmp_path):
-    from gfp_mmaction.datasets.synthetic_ntu import write_synthetic_ntu
+    from gfp_mmaction.testing.synthetic import write_synthetic_ntu
     ann_file = tmp_path / 'synthetic.pkl'
     data = write_synthetic_ntu(ann_file, subjects=2, views=2, reps=1, seed=0)
     assert len(data['split']['xsub_train']) == 20  # 5 iterations of 4 per epoch

@@ -26,7 +26,7 @@ def train_tool():
 
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):
-    from gfp_mmaction.datasets.synthetic_ntu import write_synthetic_ntu
+    from gfp_mmaction.testing.synthetic import write_synthetic_ntu
     root = tmp_path_factory.mktemp('robustness_config')
     write_synthetic_ntu(root / 'synthetic.pkl', subjects=2, views=2, reps=1, seed=0)
     return root

@@ -117,7 +117,7 @@ def log_dirs(work_dir: Path) -> list:
 @pytest.fixture(scope='module')
 def ann_file(tmp_path_factory) -> Path:
     """20 training clips (2 iterations of 10 per epoch in the tiny config)."""
-    from gfp_mmaction.datasets.synthetic_ntu import write_synthetic_ntu
+    from gfp_mmaction.testing.synthetic import write_synthetic_ntu
     path = tmp_path_factory.mktemp('faults') / 'synthetic.pkl'
     write_synthetic_ntu(path, subjects=2, views=2, reps=1, seed=0)
     return path

@@ -46,7 +46,7 @@ def one_thread():
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory, train_tool):
     """One epoch of the tiny model: ``(root, ann_file, work dir with epoch_1.pth)``."""
-    from gfp_mmaction.datasets.synthetic_ntu import write_synthetic_ntu
+    from gfp_mmaction.testing.synthetic import write_synthetic_ntu
     root = tmp_path_factory.mktemp('robustness_training')
     ann_file = root / 'synthetic.pkl'
     write_synthetic_ntu(ann_file, subjects=2, views=2, reps=1, seed=0)

@@ -11,8 +11,8 @@ import pytest
 from mmaction.datasets import PoseDataset
 from mmengine.registry import DefaultScope
 
-from gfp_mmaction.datasets import generate_synthetic_ntu, write_synthetic_ntu
-from gfp_mmaction.datasets.synthetic_ntu import NTU_PARENTS, SYNTHETIC_NTU_CLASSES
+from gfp_mmaction.testing.synthetic import generate_synthetic_ntu, write_synthetic_ntu
+from gfp_mmaction.testing.synthetic import NTU_PARENTS, SYNTHETIC_NTU_CLASSES
 
 NAME = re.compile(r'^S001C(\d{3})P(\d{3})R(\d{3})A(\d{3})$')
 TWO_PERSON = {'handshake', 'walk towards each other', 'walk apart', 'push other person', 'hug'}
@@ -231,12 +231,13 @@ def test_command_line_tool(tmp_path, repo_root):
 def test_one_way_actions_and_their_opposites_are_exact_time_reversals():
     # Same subject, camera and take: "stand up" is "sit down" played backwards, so a
     # model can tell them apart only by the direction of the motion.
-    from gfp_mmaction.datasets.synthetic_ntu import _ACTIONS, _perform, _Style
-    names = [a[0] for a in _ACTIONS]
+    from gfp_mmaction.testing.synthetic.actions import ACTIONS, perform
+    from gfp_mmaction.testing.synthetic.kinematics import Style
+    names = [a[0] for a in ACTIONS]
     for forward, backward in (('sit down', 'stand up'), ('put both arms up', 'put both arms down'),
                               ('walk towards each other', 'walk apart')):
-        styles = [_Style(np.random.default_rng(1)) for _ in range(2)]
-        ahead = _perform(names.index(forward), 90, np.random.default_rng(7), styles)
-        behind = _perform(names.index(backward), 90, np.random.default_rng(7), styles)
+        styles = [Style(np.random.default_rng(1)) for _ in range(2)]
+        ahead = perform(names.index(forward), 90, np.random.default_rng(7), styles)
+        behind = perform(names.index(backward), 90, np.random.default_rng(7), styles)
         np.testing.assert_allclose(behind, ahead[:, ::-1])
         assert not np.allclose(ahead, ahead[:, ::-1], atol=0.05)  # not symmetric in time

@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 sys.path.insert(0, str(REPO / 'tools' / 'analysis'))
 
-from gfp_mmaction.datasets.synthetic_ntu import (SYNTHETIC_NTU_CLASSES,  # noqa: E402
+from gfp_mmaction.testing.synthetic import (SYNTHETIC_NTU_CLASSES,  # noqa: E402
                                                  write_synthetic_ntu)
 from gfp_mmaction.utils import atomic_write  # noqa: E402
 from plot_curves import plot_curves  # noqa: E402

@@ -4,10 +4,9 @@ from .retrieval import RetrievalPoseDataset
 from .semi_supervised import SemiSupervisedPoseDataset
 from .skeleton_dataset import AnnotationError, SkeletonPoseDataset
 from .skeleton_clip_dataset import SkeletonClipDataset, skeleton_clip_collate
-from .synthetic_ntu import generate_synthetic_ntu, write_synthetic_ntu
 
 __all__ = [
-    'generate_synthetic_ntu', 'write_synthetic_ntu', 'RetrievalPoseDataset',
+    'RetrievalPoseDataset',
     'SemiSupervisedPoseDataset', 'AnnotationError', 'SkeletonPoseDataset',
     'SkeletonClipDataset', 'skeleton_clip_collate', 'per_sample_config', 'per_sample_pipeline'
 ]

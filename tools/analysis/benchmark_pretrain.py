@@ -71,7 +71,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import gfp_mmaction  # noqa: E402,F401  (stack fixes and registration before any build)
-from gfp_mmaction.datasets import generate_synthetic_ntu, per_sample_config  # noqa: E402
+from gfp_mmaction.testing.synthetic import generate_synthetic_ntu, per_sample_config  # noqa: E402
 from gfp_mmaction.utils import atomic_write, model_config  # noqa: E402
 from gfp_mmaction.utils.memory import child_pids, process_tree_pss  # noqa: E402
 from get_flops import config_mask_ratio, measure  # noqa: E402

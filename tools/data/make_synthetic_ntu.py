@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from gfp_mmaction.datasets.synthetic_ntu import (  # noqa: E402
+from gfp_mmaction.testing.synthetic import (  # noqa: E402
     SYNTHETIC_NTU_CLASSES, write_synthetic_ntu)
 
 

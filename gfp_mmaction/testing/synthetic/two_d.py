@@ -4,7 +4,7 @@ MMAction2's 2D skeleton pickles (``ntu60_2d.pkl``: MMPose's HRNet run on the NTU
 hold, per clip, ``keypoint`` ``(M, T, 17, 2)`` pixel coordinates of the COCO-17 keypoints,
 ``keypoint_score`` ``(M, T, 17)`` and ``img_shape`` / ``original_shape`` ``(h, w)``.
 :func:`generate_synthetic_ntu_2d` makes such a file from
-:func:`~gfp_mmaction.datasets.generate_synthetic_ntu`'s 3D clips, for the demo and the
+:func:`~gfp_mmaction.testing.synthetic.generate_synthetic_ntu`'s 3D clips, for the demo and the
 tests, in three steps:
 
 1. the 25 NTU joints become the 17 COCO keypoints (:data:`COCO17_FROM_NTU25`): the
@@ -23,9 +23,9 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-from ..utils.atomic_io import atomic_write
-from ..utils.joint_layouts import COCO17, NTU25
-from .synthetic_ntu import generate_synthetic_ntu
+from ...utils.atomic_io import atomic_write
+from ...utils.joint_layouts import COCO17, NTU25
+from .writer import generate_synthetic_ntu
 
 __all__ = ['COCO17_FROM_NTU25', 'ntu25_to_coco17', 'project_pinhole', 'to_2d_annotations',
            'generate_synthetic_ntu_2d', 'write_synthetic_ntu_2d']
@@ -135,7 +135,7 @@ def to_2d_annotations(data: Dict, focal: float = 1000.0,
 
 def generate_synthetic_ntu_2d(focal: float = 1000.0, img_shape: Tuple[int, int] = (1080, 1920),
                               camera_height: float = 0.9, **kwargs) -> Dict:
-    """:func:`~gfp_mmaction.datasets.generate_synthetic_ntu` (``kwargs``) seen as 2D
+    """:func:`~gfp_mmaction.testing.synthetic.generate_synthetic_ntu` (``kwargs``) seen as 2D
     COCO-17 keypoints (:func:`to_2d_annotations`)."""
     return to_2d_annotations(generate_synthetic_ntu(**kwargs), focal, img_shape,
                              camera_height)
