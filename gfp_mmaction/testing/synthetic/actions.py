@@ -9,9 +9,9 @@ from typing import Callable, List, Sequence, Tuple
 
 import numpy as np
 
-from .kinematics import (FEET, FOOT_CLEARANCE, FPS, NECK, NUM_JOINTS, R_ELB, R_HAND, R_WRI,
-                         ROOT, Pose, Style, Timeline, euler_to_matrix, forward_kinematics,
-                         keyframes, smoothstep, yaw_matrix)
+from .kinematics import (FEET, FPS, NECK, NUM_JOINTS, R_ELB, R_HAND, R_WRI, Pose, Style,
+                         Timeline, euler_to_matrix, forward_kinematics, keyframes,
+                         pose_joints, smoothstep, yaw_matrix)
 
 
 # --------------------------------------------------------------------------- actions
@@ -295,18 +295,8 @@ def perform(label: int, T: int, rng: np.random.Generator,
     _, script, persons, _, backwards = ACTIONS[label]
     poses, gap = script(T, rng, styles[:persons])
     out = np.empty((persons, T, NUM_JOINTS, 3))
-    t = np.arange(T) / FPS
     for k, (pose, style) in enumerate(zip(poses, styles)):
-        # Nobody stands perfectly still: slow sway of the body and head.
-        sway = np.zeros((T, NUM_JOINTS, 3))
-        for j, amp in ((ROOT, 0.015), (NECK, 0.03)):
-            f, ph = rng.uniform(0.15, 0.5, 3), rng.uniform(0, 2 * np.pi, 3)
-            sway[:, j] = amp * np.sin(2 * np.pi * f * t[:, None] + ph)
-        rot = euler_to_matrix(pose.angles + style.posture + sway)
-        joints = forward_kinematics(style.offsets, rot, pose.trans)
-        # Ground contact: the lowest foot joint rests on the floor in every frame.
-        joints[..., 1] += FOOT_CLEARANCE - joints[:, FEET, 1].min(1, keepdims=True)
-        joints[..., 1] += pose.lift[:, None]
+        joints = pose_joints(pose, style, rng)
         if gap is not None:  # interaction: face each other across the gap along x
             yaw = -np.pi / 2 if k == 0 else np.pi / 2
             joints = joints @ yaw_matrix(yaw).T

@@ -241,3 +241,32 @@ class Pose:
         self.leg('l', flex=-swing, knee=0.6 * a * np.maximum(0.0, -np.cos(phase)))
         self.arm('r', flex=-0.5 * swing)
         self.arm('l', flex=0.5 * swing)
+
+
+def pose_joints(pose: Pose, style: Style, rng: np.random.Generator) -> np.ndarray:
+    """Joint positions of ``style``'s performer in ``pose``, standing on the floor.
+
+    Nobody stands perfectly still: a slow sway of the body and the head (drawn from
+    ``rng``) is added to the pose's angles; then forward kinematics, and the lowest foot
+    joint rests :data:`FOOT_CLEARANCE` above the floor (``y = 0``) in every frame, raised
+    by ``pose.lift``.
+
+    Args:
+        pose (Pose): per-frame joint angles, root translation and lift (``T`` frames).
+        style (Style): the performer (bone offsets and posture).
+        rng (np.random.Generator): draws the sway.
+
+    Returns:
+        np.ndarray: ``(T, 25, 3)`` float64 in the body frame.
+    """
+    T = pose.angles.shape[0]
+    t = np.arange(T) / FPS
+    sway = np.zeros((T, NUM_JOINTS, 3))
+    for j, amp in ((ROOT, 0.015), (NECK, 0.03)):
+        f, ph = rng.uniform(0.15, 0.5, 3), rng.uniform(0, 2 * np.pi, 3)
+        sway[:, j] = amp * np.sin(2 * np.pi * f * t[:, None] + ph)
+    rot = euler_to_matrix(pose.angles + style.posture + sway)
+    joints = forward_kinematics(style.offsets, rot, pose.trans)
+    joints[..., 1] += FOOT_CLEARANCE - joints[:, FEET, 1].min(1, keepdims=True)
+    joints[..., 1] += pose.lift[:, None]
+    return joints
