@@ -1,9 +1,10 @@
-"""tools/analysis/benchmark_pretrain.py: the synthetic NTU-sized data, the bf16 wrapper,
-the table, the JSON records, and short real runs of every mode on the CPU with tiny
-models."""
+"""tools/analysis/benchmark_pretrain.py and gfp_mmaction.analysis.benchmark: the synthetic
+NTU-sized data (the one generator, tiled), the bf16 wrapper, the table, the JSON records,
+and short real runs of every mode on the CPU with tiny models."""
 import importlib.util
 import json
 import os
+import pickle
 import re
 from types import SimpleNamespace
 
@@ -12,6 +13,15 @@ import pytest
 import torch
 from mmaction.registry import MODELS
 from mmengine.config import Config
+
+from gfp_mmaction.analysis.benchmark import (
+    annotation_file,
+    make_optim_wrapper,
+    results_table,
+    training_set,
+)
+from gfp_mmaction.testing.synthetic import generate_synthetic_ntu
+from gfp_mmaction.testing.synthetic.bulk import bulk_synthetic_ntu, tile_annotations
 
 GFP = 'configs/gfp/gfp_ntu60_xsub.py'
 MAMP = 'configs/mamp/mamp_ntu60_xsub.py'
@@ -57,38 +67,104 @@ def run(bench, capsys, repo_root, cache, *args):
     return out, ROW.findall(out), RATIO.search(out)
 
 
-def test_ntu_like_annotations_have_ntu_shapes(bench):
-    data = bench.ntu_like_annotations(num_clips=60, max_frames=100, seed=3, progress=False)
+def clip(value, persons=1, frames=4):
+    return np.full((persons, frames, 25, 3), value, dtype=np.float32)
+
+
+def test_tile_annotations_by_hand():
+    names = ['S001C001P001R001A001', 'S002C001P001R001A001', 'S001C001P001R001A002',
+             'S001C002P001R001A002', 'S001C001P001R001A003']
+    labels = [0, 0, 1, 1, 2]
+    data = dict(split=dict(xsub_train=names[:3], xsub_val=names[3:], xview_train=names[1:]),
+                annotations=[dict(frame_dir=n, label=y, total_frames=4, keypoint=clip(i))
+                             for i, (n, y) in enumerate(zip(names, labels))])
+    tiled = tile_annotations(data, 12)
+    annos = tiled['annotations']
+    # Round-robin over the labels: clips 0, 2, 4 (first of labels 0, 1, 2), then 1, 3.
+    # Repeat r renames setup s to r * 2 + s (2 = the largest setup of the set).
+    assert [a['frame_dir'] for a in annos] == [
+        'S001C001P001R001A001', 'S001C001P001R001A002', 'S001C001P001R001A003',
+        'S002C001P001R001A001', 'S001C002P001R001A002',
+        'S003C001P001R001A001', 'S003C001P001R001A002', 'S003C001P001R001A003',
+        'S004C001P001R001A001', 'S003C002P001R001A002',
+        'S005C001P001R001A001', 'S005C001P001R001A002']
+    source = [0, 2, 4, 1, 3] * 2 + [0, 2]
+    assert [a['label'] for a in annos] == [labels[k] for k in source]
+    for anno, k in zip(annos, source):
+        original = data['annotations'][k]['keypoint']
+        np.testing.assert_array_equal(anno['keypoint'], original)
+        assert not np.shares_memory(anno['keypoint'], original)  # a copy of its own
+        assert anno['total_frames'] == 4
+    # A copy is in the splits of its clip: clips 0, 1, 2 train, 3, 4 val (x-sub).
+    assert tiled['split']['xsub_train'] == [a['frame_dir'] for a, k in zip(annos, source)
+                                            if k < 3]
+    assert tiled['split']['xsub_val'] == ['S001C001P001R001A003', 'S001C002P001R001A002',
+                                          'S003C001P001R001A003', 'S003C002P001R001A002']
+    assert len(tiled['split']['xview_train']) == 9  # 4 of the 5 clips: not clip 0
+    assert tile_annotations(data, 2)['annotations'][1]['frame_dir'] == names[2]
+    with pytest.raises(ValueError, match='num_clips must be an integer >= 1'):
+        tile_annotations(data, 0)
+    data['annotations'][0]['frame_dir'] = 'clip_0'
+    with pytest.raises(ValueError, match="'clip_0' is not an NTU name"):
+        tile_annotations(data, 3)
+
+
+def test_bulk_synthetic_ntu_is_the_generator_tiled():
+    options = dict(num_classes=7, subjects=2, views=2, reps=1, min_frames=32, max_frames=100)
+    bulk = bulk_synthetic_ntu(60, seed=3, **options)
+    base = generate_synthetic_ntu(seed=3, **options)  # 7 labels x 4 clips, label-major
+    annos = bulk['annotations']
+    assert [a['label'] for a in annos] == [i % 7 for i in range(60)]  # round robin
+    # Clip i is the (i // 7 % 4)-th clip of label i % 7; 28 clips per repeat (setup).
+    for i in (0, 6, 13, 27, 28, 59):
+        k = 4 * (i % 7) + i // 7 % 4
+        assert annos[i]['frame_dir'] == f'S{1 + i // 28:03d}' + base['annotations'][k][
+            'frame_dir'][4:]
+        np.testing.assert_array_equal(annos[i]['keypoint'], base['annotations'][k]['keypoint'])
+    assert len({a['frame_dir'] for a in annos}) == 60
+    # Label 6 (handshake) is the only interaction of the first 7 classes.
+    assert [a['keypoint'].shape[0] for a in annos] == [2 if i % 7 == 6 else 1
+                                                        for i in range(60)]
+    with pytest.raises(ValueError, match='num_clips must be an integer >= 1'):
+        bulk_synthetic_ntu(0)
+
+
+def test_training_set_has_ntu_shapes():
+    data = training_set(60, max_frames=100, seed=3)
     annos = data['annotations']
-    assert len(annos) == 60
     names = [a['frame_dir'] for a in annos]
-    assert len(set(names)) == 60 and data['split']['xsub_train'] == names
+    assert len(set(names)) == 60
+    assert data['split'] == dict(xsub_train=names, xsub_val=[], xview_train=names,
+                                 xview_val=[])
+    # All 18 synthetic classes in turn; 6, 7, 8, 15 and 17 are the two-person ones.
+    assert [a['label'] for a in annos] == [i % 18 for i in range(60)]
     for a in annos:
         kp = a['keypoint']
         assert kp.dtype == np.float32 and np.isfinite(kp).all()
-        # NTU-60: labels 49-59 are the two-person interactions.
-        assert kp.shape == ((2 if a['label'] >= 49 else 1), a['total_frames'], 25, 3)
+        persons = 2 if a['label'] in (6, 7, 8, 15, 17) else 1
+        assert kp.shape == (persons, a['total_frames'], 25, 3)
         assert 32 <= a['total_frames'] <= 100
         assert a['frame_dir'].endswith(f'A{a["label"] + 1:03d}')
         # Metres in camera frame: bodies stand about 3 m away, every joint moves.
         assert 2.0 < kp[..., 2].mean() < 4.0
         assert (np.abs(np.diff(kp, axis=1)).sum(axis=(1, 3)) > 0).all()
-    assert {a['label'] >= 49 for a in annos} == {True, False}
-    again = bench.ntu_like_annotations(num_clips=60, max_frames=100, seed=3, progress=False)
+    again = training_set(60, max_frames=100, seed=3)
     np.testing.assert_array_equal(annos[7]['keypoint'], again['annotations'][7]['keypoint'])
 
 
-def test_annotation_file_is_cached_and_atomic(bench, tmp_path):
-    path = bench.annotation_file(5, 60, 0, str(tmp_path), progress=False)
+def test_annotation_file_is_cached_and_atomic(tmp_path):
+    path = annotation_file(5, 60, 0, str(tmp_path))
+    assert re.fullmatch(r'synthetic_ntu_[0-9a-f]{8}_5clips_60frames_seed0\.pkl',
+                        os.path.basename(path))
     stamp = os.stat(path).st_mtime_ns
-    assert bench.annotation_file(5, 60, 0, str(tmp_path), progress=False) == path
+    assert annotation_file(5, 60, 0, str(tmp_path)) == path
     assert os.stat(path).st_mtime_ns == stamp  # not generated twice
     assert os.listdir(tmp_path) == [os.path.basename(path)]  # no temporary file left
-    with pytest.raises(ValueError, match='num_clips >= 1'):
-        bench.ntu_like_annotations(num_clips=0)
+    with open(path, 'rb') as f:
+        assert len(pickle.load(f)['split']['xsub_train']) == 5
 
 
-def test_results_table_by_hand(bench):
+def test_results_table_by_hand():
     cpu = torch.device('cpu')
     a = SimpleNamespace(name='gfp', mode='step', device=cpu, throughput=200.0, batch_size=4,
                         gflops=2.0, last_loss=1.5, peak_bytes=0, host_us_per_sample=300.0,
@@ -96,7 +172,7 @@ def test_results_table_by_hand(bench):
     b = SimpleNamespace(name='mamp', mode='step', device=cpu, throughput=50.0, batch_size=4,
                         gflops=10.0, last_loss=0.25, peak_bytes=0, host_us_per_sample=900.0,
                         preprocessor_us_per_sample=0.0)
-    table = bench.results_table([a, b])
+    table = results_table([a, b])
     rows = ROW.findall(table)
     # ms / iter = 1000 * 4 / 200; TFLOP/s = 3 * 2 GFLOPs * 200 / s / 1000.
     assert rows[0] == ('gfp', 'step', '200.0', '20.00', '300.0', '-', '-', '2.000', '1.200',
@@ -107,17 +183,17 @@ def test_results_table_by_hand(bench):
     # data mode against the reference: host costs and the ratio line last
     a.mode = b.mode = 'data'
     a.preprocessor_us_per_sample, b.preprocessor_us_per_sample = 100.0, 20.0
-    table = bench.results_table([a, b], compare_reference=True)
+    table = results_table([a, b], compare_reference=True)
     assert ROW.findall(table)[0][5] == '100.0'
     assert 'batched 400.0 us, reference 920.0 us (2.3x)' in table
     assert table.splitlines()[-1] == 'host cost ratio reference/batched: 3.0x'  # 900 / 300
 
 
-def test_cpu_amp_wrapper_keeps_the_config_optimizer(bench, repo_root):
+def test_cpu_amp_wrapper_keeps_the_config_optimizer(repo_root):
     from gfp_mmaction.engine.optimizers import AutocastOptimWrapper
     cfg = Config.fromfile(str(repo_root / GFP))
     model = MODELS.build(cfg.model)
-    wrapper = bench.make_optim_wrapper(model, cfg.optim_wrapper, True)
+    wrapper = make_optim_wrapper(model, cfg.optim_wrapper, True)
     assert isinstance(wrapper, AutocastOptimWrapper) and not hasattr(wrapper, 'loss_scaler')
     decay = {id(p): g['weight_decay'] for g in wrapper.optimizer.param_groups
              for p in g['params']}
@@ -126,7 +202,7 @@ def test_cpu_amp_wrapper_keeps_the_config_optimizer(bench, repo_root):
     with wrapper.optim_context(model):
         out = model.backbone.patch_embed(torch.randn(2, 12))
     assert out.dtype == torch.bfloat16
-    plain = bench.make_optim_wrapper(model, cfg.optim_wrapper, False)
+    plain = make_optim_wrapper(model, cfg.optim_wrapper, False)
     assert type(plain).__name__ == 'OptimWrapper'
 
 
@@ -169,7 +245,7 @@ def test_pipeline_and_data_modes(bench, capsys, repo_root, cache):
                            '--warmup', '1', '--num-workers', '1', '--rounds', '1',
                            '--cfg-options', *TINY_GFP, '--vs-cfg-options', *TINY_MAMP)
     assert 'mode pipeline, batch 2/2, fp32, eager, workers 1/1' in out
-    assert 'ntu_like_v1_8clips_80frames_seed0.pkl' in out
+    assert re.search(r'data synthetic_ntu_[0-9a-f]{8}_8clips_80frames_seed0\.pkl$', out, re.M)
     check_rows(rows, 'pipeline', 2)
     assert ratio is not None
 

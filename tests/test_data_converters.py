@@ -13,15 +13,21 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from gfp_mmaction.datasets.raw_skeletons import (
+    SkeletonFormatError,
+    motion_energy,
+    read_pku_split,
+    spread_noisy,
+)
+from gfp_mmaction.datasets.skeleton_io import atomic_pickle_dump
+from gfp_mmaction.datasets.validation import validate_annotations
+
 TOOLS = Path(__file__).resolve().parents[1] / 'tools' / 'data'
 sys.path.insert(0, str(TOOLS))
 
 import npz_to_pkl  # noqa: E402
 import ntu_raw_to_pkl as ntu  # noqa: E402
 import pku_mmd_to_pkl as pku  # noqa: E402
-from skeleton_io import SkeletonFormatError, atomic_pickle_dump  # noqa: E402
-
-from gfp_mmaction.datasets.validation import validate_annotations  # noqa: E402
 
 PYTHON = sys.executable
 
@@ -134,8 +140,8 @@ def ntu_dir(tmp_path):
 def test_motion_energy_and_denoise_rules_by_hand():
     j = np.zeros((2, 25, 3))
     j[1, 0, 0] = 2.0  # one coordinate moves 0 -> 2: variance 1
-    assert ntu.motion_energy(j) == 1.0
-    assert ntu._spread_noisy(flat(3, 0)).all() and not ntu._spread_noisy(standing(3, 0)).any()
+    assert motion_energy(j) == 1.0
+    assert spread_noisy(flat(3, 0)).all() and not spread_noisy(standing(3, 0)).any()
 
 
 def test_ntu60_values_and_splits(ntu_dir):
@@ -298,7 +304,6 @@ def test_pku_values_and_splits(pku_dir):
 
 
 def test_pku_split_file_variants(tmp_path):
-    from skeleton_io import read_pku_split
     f = tmp_path / 'cross_view_v2.txt'
     f.write_text('Training videos:\nA01N01-M, A01N01-R,\nA02N01-M.txt\n\n'
                  'Validation videos:  \n A01N01-L ,A02N01-L\n')

@@ -1,4 +1,5 @@
-"""The plotting tools: each writes a valid, non-empty picture from a tiny real run."""
+"""The plotting tools and gfp_mmaction.visualization: each writes a valid, non-empty picture
+from a tiny real run."""
 import importlib.util
 import json
 
@@ -13,6 +14,7 @@ from mmengine.runner import load_checkpoint
 from PIL import Image
 
 from gfp_mmaction.testing.synthetic import write_synthetic_ntu
+from gfp_mmaction.visualization import knn_accuracy, load_curves, pca_2d, select_keys
 
 
 def load_tool(repo_root, relative):
@@ -62,7 +64,7 @@ def tiny_run(tmp_path_factory, tools, repo_root):
 
 
 def test_plot_curves_from_a_tiny_run(tiny_run, tools):
-    curves = tools['curves'].load_curves(str(tiny_run['work_dir']))
+    curves = load_curves(str(tiny_run['work_dir']))
     # The GFP config turns the collapse monitor on: after iterations 1, 2 and 4.
     assert [x for x, _ in curves['collapse/target0_std']] == [1, 2, 4]
     assert [x for x, _ in curves['loss_pred']] == [1, 2, 3, 4]
@@ -81,7 +83,7 @@ def test_plot_curves_from_a_tiny_run(tiny_run, tools):
     check_picture(keys_out)
 
 
-def test_plot_curves_places_records_by_iteration(tmp_path, tools):
+def test_plot_curves_places_records_by_iteration(tmp_path):
     records = [  # MMEngine's three kinds: training, collapse monitor, validation (epoch)
         dict(lr=0.1, loss=3.0, epoch=1, iter=5, step=5),
         {'collapse/target0_std': 0.5, 'step': 5},
@@ -92,19 +94,19 @@ def test_plot_curves_places_records_by_iteration(tmp_path, tools):
     ]
     log = tmp_path / 'scalars.json'
     log.write_text('\n'.join(json.dumps(r) for r in records) + '\n')
-    curves = tools['curves'].load_curves(str(log))
+    curves = load_curves(str(log))
     assert curves['loss'] == [(5, 3.0), (10, 2.0), (20, 1.0)]
     assert curves['collapse/target0_std'] == [(5, 0.5)]
     assert curves['acc/top1'] == [(10, 0.4), (20, 0.6)]  # the last iteration of the epoch
     assert 'epoch' not in curves and 'step' not in curves
-    assert tools['curves'].select_keys(list(curves), None) == [
+    assert select_keys(list(curves), None) == [
         'loss', 'lr', 'collapse/target0_std', 'acc/top1']
 
     log.write_text(json.dumps(records[0]) + '\n{"loss": 1\n')
     with pytest.raises(SystemExit, match=r'scalars.json, line 2: not JSON'):
-        tools['curves'].load_curves(str(log))
+        load_curves(str(log))
     with pytest.raises(SystemExit, match='no scalar log in'):
-        tools['curves'].load_curves(str(tmp_path / 'empty'))
+        load_curves(str(tmp_path / 'empty'))
 
 
 def export_features(config, checkpoint, ann_file, out):
@@ -153,7 +155,7 @@ def test_plot_features_maths_and_errors(tmp_path, tools):
     plot = tools['features']
     # Points on the line y = 2x: one component explains everything.
     t = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
-    coords, share = plot.pca_2d(np.stack([t, 2 * t], axis=1) + 7.0)
+    coords, share = pca_2d(np.stack([t, 2 * t], axis=1) + 7.0)
     assert share == pytest.approx([1.0, 0.0], abs=1e-12)
     assert np.abs(coords[:, 0]) == pytest.approx(np.sqrt(5) * np.abs(t))
     assert coords[:, 1] == pytest.approx(np.zeros(5), abs=1e-9)
@@ -161,7 +163,7 @@ def test_plot_features_maths_and_errors(tmp_path, tools):
     features = np.array([[1, 0.1], [1, 0.2], [1, 0.0], [1, -0.1],
                          [0.1, 1], [0.2, 1], [0.0, 1], [-0.1, 1]])
     labels = np.array([0, 0, 0, 0, 1, 1, 1, 0])
-    assert plot.knn_accuracy(features, labels, k=3) == pytest.approx(7 / 8)
+    assert knn_accuracy(features, labels, k=3) == pytest.approx(7 / 8)
 
     bad = tmp_path / 'bad.npz'
     np.savez(bad, features=np.zeros((4, 3)))

@@ -36,13 +36,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-sys.path.insert(0, str(REPO / 'tools' / 'analysis'))
-
-from gfp_mmaction.testing.synthetic import (SYNTHETIC_NTU_CLASSES,  # noqa: E402
-                                                 write_synthetic_ntu)
+from gfp_mmaction.testing.synthetic import SYNTHETIC_NTU_CLASSES, write_synthetic_ntu  # noqa: E402
 from gfp_mmaction.utils import atomic_write  # noqa: E402
-from plot_curves import plot_curves  # noqa: E402
-from plot_features import plot_features  # noqa: E402
+from gfp_mmaction.visualization import plot_curves, plot_features  # noqa: E402
 
 PRETRAIN_CONFIG = REPO / 'configs/gfp/gfp_synthetic_xsub.py'
 LINEAR_CONFIG = REPO / 'configs/gfp/linear_synthetic_xsub.py'

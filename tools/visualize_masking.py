@@ -41,15 +41,12 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / 'tools' / 'analysis'))
-from plot_common import check_out_path, save_figure, write_atomically  # noqa: E402
-
 import gfp_mmaction  # noqa: E402,F401  (registers the transforms)
-from gfp_mmaction.testing.synthetic.two_d import write_synthetic_ntu_2d  # noqa: E402
 from gfp_mmaction.testing.synthetic import write_synthetic_ntu  # noqa: E402
+from gfp_mmaction.testing.synthetic.two_d import write_synthetic_ntu_2d  # noqa: E402
 from gfp_mmaction.utils import patchify, token_motion_magnitude  # noqa: E402
-from gfp_mmaction.utils.joint_layouts import (LAYOUTS, JointLayout, get_layout,  # noqa: E402
-                                              guess_layout)
+from gfp_mmaction.utils.joint_layouts import LAYOUTS, JointLayout, get_layout, guess_layout  # noqa: E402
+from gfp_mmaction.visualization import check_out_path, save_figure, write_atomically  # noqa: E402
 
 MASKINGS = ('MotionAwareTokenMasking', 'RandomTokenMasking')
 # The dataset settings that decide what a clip holds (SkeletonPoseDataset's arguments).

@@ -4,22 +4,22 @@
 
 One sample = ``num_person`` persons x ``num_frames`` frames (default 2 x 120), counted
 with ``torch.utils.flop_counter`` (2 x multiply-adds) on the training path: the encoder
-on the visible tokens, the decoder, and the target generator when the model has one.
-Attention runs through PyTorch's math kernel while counting, because the fused CPU
-kernel has no FLOP formula.
+on the visible tokens, the decoder, and the target generator when the model has one
+(:func:`gfp_mmaction.analysis.flops.measure`). Attention runs through PyTorch's math
+kernel while counting, because the fused CPU kernel has no FLOP formula.
 """
 import argparse
 import sys
 from pathlib import Path
 
-import torch
 from mmengine.config import Config, DictAction
-from torch.nn.attention import SDPBackend, sdpa_kernel
-from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import gfp_mmaction  # noqa: E402,F401
-from mmaction.registry import MODELS  # noqa: E402
+from gfp_mmaction.analysis.flops import config_mask_ratio, measure  # noqa: E402
+
+# isort: split
+from mmaction.registry import MODELS  # noqa: E402  (after the stack fixes)
 
 
 def parse_args():
@@ -31,41 +31,6 @@ def parse_args():
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, as in tools/train.py')
     return parser.parse_args()
-
-
-def config_mask_ratio(cfg) -> float:
-    for step in cfg.get('train_pipeline', []):
-        if 'mask_ratio' in step:
-            return step['mask_ratio']
-    return 0.9
-
-
-def count(fn) -> float:
-    """GFLOPs (2 x multiply-adds) of calling ``fn``."""
-    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
-        fn()
-    return counter.get_total_flops() / 1e9
-
-
-def measure(model, num_person: int, mask_ratio: float) -> dict:
-    """GFLOPs per sample of ``encoder``, ``decoder``, ``target_generator`` and ``total``."""
-    backbone = model.backbone
-    num_frames = backbone.num_rows * backbone.patch_len
-    joints = torch.randn(num_person, num_frames, backbone.num_joints, backbone.in_channels)
-    num_tokens = backbone.num_rows * backbone.num_joints
-    num_visible = round(num_tokens * (1 - mask_ratio))
-    mask = torch.ones(num_person, num_tokens, dtype=torch.bool)
-    mask[:, torch.randperm(num_tokens)[:num_visible]] = False
-
-    out = {}
-    with torch.no_grad():
-        out['encoder'] = count(lambda: backbone.forward_visible(joints, mask, num_visible))
-        latent, index = backbone.forward_visible(joints, mask, num_visible)
-        out['decoder'] = count(lambda: model.neck(latent, index))
-        if hasattr(model, 'target_generator'):
-            out['target_generator'] = count(lambda: model.target_generator(joints))
-    out['total'] = sum(out.values())
-    return out
 
 
 def main():

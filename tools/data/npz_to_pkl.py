@@ -27,11 +27,14 @@ import re
 import struct
 import sys
 import zipfile
+from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from skeleton_io import NUM_JOINTS, SkeletonFormatError, atomic_pickle_dump, convert_all
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from gfp_mmaction.datasets.raw_skeletons import NUM_JOINTS, SkeletonFormatError  # noqa: E402
+from gfp_mmaction.datasets.skeleton_io import atomic_pickle_dump, convert_all  # noqa: E402
 
 PARTS = (('train', 'x_train', 'y_train'), ('val', 'x_test', 'y_test'))
 _ARRAYS: Dict[Tuple[str, str], np.ndarray] = {}  # per process: (path, key) -> array

@@ -49,15 +49,10 @@ import sys
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from skeleton_io import atomic_pickle_dump, convert_all
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from gfp_mmaction.datasets.raw_skeletons import (  # noqa: E402
-    SkeletonFormatError, denoise_ntu, read_ntu_skeleton)
-# The denoising rule (steps 1-6 above) lives in the package, shared with tools/inference.py;
-# its helpers stay reachable under the names this module has always had.
-from gfp_mmaction.datasets.raw_skeletons import motion_energy  # noqa: E402,F401
-from gfp_mmaction.datasets.raw_skeletons import spread_noisy as _spread_noisy  # noqa: E402,F401
+# The denoising rule (steps 1-6 above) lives in the package, shared with tools/inference.py.
+from gfp_mmaction.datasets.raw_skeletons import SkeletonFormatError, denoise_ntu, read_ntu_skeleton  # noqa: E402
+from gfp_mmaction.datasets.skeleton_io import atomic_pickle_dump, convert_all  # noqa: E402
 
 NTU60_XSUB_TRAIN_SUBJECTS = (1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34,
                              35, 38)

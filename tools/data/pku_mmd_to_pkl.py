@@ -32,11 +32,15 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from skeleton_io import atomic_pickle_dump, convert_all
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from gfp_mmaction.datasets.raw_skeletons import (  # noqa: E402
-    SkeletonFormatError, pku_persons, read_pku_labels, read_pku_skeleton, read_pku_split)
+    SkeletonFormatError,
+    pku_persons,
+    read_pku_labels,
+    read_pku_skeleton,
+    read_pku_split,
+)
+from gfp_mmaction.datasets.skeleton_io import atomic_pickle_dump, convert_all  # noqa: E402
 
 NUM_CLASSES = 51
 

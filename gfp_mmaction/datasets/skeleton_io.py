@@ -1,33 +1,33 @@
-"""Plumbing shared by the data converters.
+"""What the skeleton data converters (``tools/data/*_to_pkl.py``) share.
 
 - :func:`atomic_pickle_dump`: a pickle written with :func:`gfp_mmaction.utils.atomic_write`.
 - :func:`convert_all`: ordered, optionally multi-process map with a progress bar that
-  turns per-file format errors (:class:`SkeletonFormatError`) into fatal errors or
-  counted warnings (``--skip-bad``).
+  turns per-file format errors (:class:`~.raw_skeletons.SkeletonFormatError`) into fatal
+  errors or counted warnings (``--skip-bad``).
 
-The raw-format readers live in the package, :mod:`gfp_mmaction.datasets.raw_skeletons`,
-where ``tools/inference.py`` shares them; the ones this module used to define are
-re-exported here so that existing ``from skeleton_io import ...`` lines keep working.
+The raw-format readers are :mod:`gfp_mmaction.datasets.raw_skeletons`.
 """
 import pickle
 import sys
 from multiprocessing import Pool
-from pathlib import Path
 from typing import Callable, Iterable, List, Sequence, Tuple
 
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from gfp_mmaction.utils import atomic_write  # noqa: E402
-from gfp_mmaction.datasets.raw_skeletons import (  # noqa: E402,F401  (re-exported)
-    NUM_JOINTS, NTUBody, NTUSequence, PKUInstance, SkeletonFormatError, read_ntu_skeleton,
-    read_pku_labels, read_pku_skeleton, read_pku_split)
+from ..utils.atomic_io import atomic_write
+from .raw_skeletons import SkeletonFormatError
+
+__all__ = ['atomic_pickle_dump', 'convert_all']
 
 
-# --------------------------------------------------------------------------- plumbing
 def atomic_pickle_dump(obj, out_path: str) -> None:
     """Pickle ``obj`` to ``out_path`` atomically (:func:`gfp_mmaction.utils.atomic_write`):
-    no partial output appears and an existing ``out_path`` is left untouched on error."""
+    no partial output appears and an existing ``out_path`` is left untouched on error.
+
+    Args:
+        obj (object): what to pickle (highest protocol).
+        out_path (str): the destination; parent folders are created.
+    """
     atomic_write(out_path, lambda f: pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL))
 
 
@@ -48,8 +48,16 @@ def convert_all(func: Callable, items: Sequence, workers: int = 1, skip_bad: boo
     from ``func`` aborts the whole run (re-raised here, the pool is terminated) unless
     ``skip_bad``, when it is printed as a warning and counted.
 
+    Args:
+        func (Callable): converts one item.
+        items (Sequence): the items (files, rows, ...).
+        workers (int): processes; 1 converts in this process.
+        skip_bad (bool): skip items whose conversion raises ``SkeletonFormatError``.
+        desc (str): the progress bar's title.
+        unit (str): the progress bar's unit.
+
     Returns:
-        ``(results, skipped)``: ``func``'s results of the good items in input order, and
+        tuple[list, list[str]]: ``func``'s results of the good items in input order, and
         the error messages of the skipped ones.
     """
     jobs = [(func, item) for item in items]
