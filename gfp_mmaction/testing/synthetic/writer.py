@@ -52,11 +52,14 @@ def record_view(scene: np.ndarray, yaw_deg: float, rng: np.random.Generator,
     return kp.astype(np.float32)
 
 
-def _check_int(name: str, value, low: int, high: Optional[int] = None) -> int:
+def check_int(name: str, value, low: int, high: Optional[int] = None,
+              who: str = 'generate_synthetic_ntu') -> int:
+    """``value`` as an int, or a ValueError naming ``who``'s argument ``name`` and the
+    allowed range ``[low, high]``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low \
             or (high is not None and value > high):
         allowed = f'in [{low}, {high}]' if high is not None else f'>= {low}'
-        raise ValueError(f'generate_synthetic_ntu: {name} must be an integer {allowed}, '
+        raise ValueError(f'{who}: {name} must be an integer {allowed}, '
                          f'got {value!r}')
     return int(value)
 
@@ -90,13 +93,13 @@ def generate_synthetic_ntu(num_classes: int = 10, subjects: int = 8, views: int 
         ``keypoint`` is float32 ``(M, T, 25, 3)`` with ``M`` 1 or 2, labels are
         ``0 .. num_classes - 1`` and ``frame_dir`` is ``S001C{view}P{subject}R{rep}A{label+1}``.
     """
-    num_classes = _check_int('num_classes', num_classes, 1, len(ACTIONS))
-    subjects = _check_int('subjects', subjects, 2, 999)
-    views = _check_int('views', views, 2, 999)
-    reps = _check_int('reps', reps, 1, 999)
-    seed = _check_int('seed', seed, 0)
-    min_frames = _check_int('min_frames', min_frames, 8)
-    max_frames = _check_int('max_frames', max_frames, min_frames)
+    num_classes = check_int('num_classes', num_classes, 1, len(ACTIONS))
+    subjects = check_int('subjects', subjects, 2, 999)
+    views = check_int('views', views, 2, 999)
+    reps = check_int('reps', reps, 1, 999)
+    seed = check_int('seed', seed, 0)
+    min_frames = check_int('min_frames', min_frames, 8)
+    max_frames = check_int('max_frames', max_frames, min_frames)
     if view_yaws is None:
         view_yaws = np.linspace(-45.0, 45.0, views)
     if len(view_yaws) != views:
