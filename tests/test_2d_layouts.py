@@ -14,7 +14,7 @@ from mmengine.config import Config
 from gfp_mmaction.datasets import (AnnotationError, SkeletonClipDataset, SkeletonPoseDataset,
                                    per_sample_config, per_sample_pipeline,
                                    skeleton_clip_collate)
-from gfp_mmaction.datasets.skeleton_dataset import normalize_2d
+from gfp_mmaction.datasets.keypoint_arrays import normalize_2d
 from gfp_mmaction.testing.synthetic.two_d import (ntu25_to_coco17, project_pinhole,
                                                 write_synthetic_ntu_2d)
 from gfp_mmaction.datasets.transforms import (CentreOnFirstFrame, MotionAwareTokenMasking,

@@ -111,6 +111,38 @@ def test_other_clip_lengths_resize_the_temporal_positions():
     assert backbone.pos_embed(25).shape == (1, 25, 25, 256)
 
 
+def test_a_checkpoint_of_another_clip_length_loads_with_its_table_resized(tmp_path):
+    """The backbone's load hook: a 60-frame (15-row) temporal table loaded into a
+    120-frame (30-row) encoder, by a plain ``load_state_dict`` and by MMEngine's
+    ``load_checkpoint`` of a prefixed checkpoint, becomes the table linearly resized
+    (align_corners=False): row i samples row (i + 0.5) / 2 - 0.5 of the 15, clamped."""
+    from mmengine.runner.checkpoint import load_checkpoint
+    short = MODELS.build(dict(type='SkeletonTransformer', num_frames=60, embed_dims=4,
+                              depth=1, num_heads=2))
+    state = short.state_dict()
+    rows = torch.arange(15, dtype=torch.float32)
+    state['pos_embed.temporal'] = (rows[:, None] * torch.tensor([1., 2., -1., 0.5]))[None, :, None]
+    src = [(i + 0.5) / 2 - 0.5 for i in range(30)]
+    by_hand = torch.tensor([min(max(x, 0.0), 14.0) for x in src])  # 0, .25, .75, ..., 13.75, 14
+    assert by_hand[:4].tolist() == [0.0, 0.25, 0.75, 1.25] and by_hand[-2:].tolist() == [13.75, 14.]
+    expected = (by_hand[:, None] * torch.tensor([1., 2., -1., 0.5]))[None, :, None]
+
+    long = MODELS.build(dict(type='SkeletonTransformer', num_frames=120, embed_dims=4,
+                             depth=1, num_heads=2))
+    long.load_state_dict(state)
+    assert long.pos_embed.temporal.shape == (1, 30, 1, 4)
+    torch.testing.assert_close(long.pos_embed.temporal.data, expected, rtol=0, atol=1e-6)
+    torch.testing.assert_close(long.pos_embed.spatial.data, state['pos_embed.spatial'],
+                               rtol=0, atol=0)
+
+    path = tmp_path / 'recognizer.pth'
+    torch.save({'state_dict': {f'backbone.{k}': v for k, v in state.items()}}, path)
+    other = MODELS.build(dict(type='SkeletonTransformer', num_frames=120, embed_dims=4,
+                              depth=1, num_heads=2))
+    load_checkpoint(other, str(path), revise_keys=[(r'^backbone\.', '')], strict=True)
+    torch.testing.assert_close(other.pos_embed.temporal.data, expected, rtol=0, atol=1e-6)
+
+
 def test_loss_ignores_padded_persons():
     torch.manual_seed(0)
     model = tiny_gfp().eval()

@@ -476,6 +476,17 @@ def hand_mamp_loss(prediction, joints, mask, counted):
     return total / count
 
 
+def test_mamp_head_constructs_the_frame_motion_patches_by_hand():
+    """MAMP's target, built by the head alone: x[t] = t^2 on one joint gives the motion
+    2t + 1 (0 for the last frame), cut into the encoder's 4-frame tokens."""
+    t = torch.arange(8, dtype=torch.float32)
+    joints = torch.stack([t ** 2, -t, torch.zeros(8)], dim=-1)[None, :, None]  # (1, 8, 1, 3)
+    target = MAMPHead().construct_target(joints, patch_len=4)
+    expected = torch.tensor([[[1., -1, 0, 3, -1, 0, 5, -1, 0, 7, -1, 0],
+                              [9., -1, 0, 11, -1, 0, 13, -1, 0, 0, 0, 0]]])
+    assert torch.equal(target, expected)
+
+
 @pytest.mark.parametrize('count_padded', [False, True])
 def test_mamp_loss_by_hand_with_and_without_padded_persons(count_padded):
     torch.manual_seed(0)

@@ -11,10 +11,13 @@ from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
 from gfp_mmaction.datasets import AnnotationError
-from gfp_mmaction.datasets.skeleton_dataset import most_moving_persons, person_motion
+from gfp_mmaction.datasets.keypoint_arrays import most_moving_persons, person_motion
+from gfp_mmaction.datasets.transforms import (
+    CentreOnFirstFrame,
+    MotionAwareTokenMasking,
+    ValidCropResize,
+)
 from gfp_mmaction.testing.synthetic import generate_synthetic_ntu
-from gfp_mmaction.datasets.transforms import (CentreOnFirstFrame, MotionAwareTokenMasking,
-                                              ValidCropResize)
 
 PIPELINE = [
     dict(type='CentreOnFirstFrame', joint=1),

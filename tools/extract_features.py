@@ -38,10 +38,10 @@ from torch.utils.data import DataLoader
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import gfp_mmaction  # noqa: E402,F401  (stack fixes before any build)
 from gfp_mmaction.compat import UntrustedCheckpointError  # noqa: E402
-from gfp_mmaction.models.backbones.skeleton_transformer import load_encoder_state  # noqa: E402
+from gfp_mmaction.models.backbones import load_encoder_state  # noqa: E402
 from gfp_mmaction.models.heads import PooledFeatureHead  # noqa: E402
 from gfp_mmaction.utils import atomic_write  # noqa: E402
-from gfp_mmaction.utils.config_checks import DATA_DOC  # noqa: E402
+from gfp_mmaction.utils.config_checks import DATA_DOC, first_dataset_cfg  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -66,9 +66,7 @@ def dataset_config(cfg, split: str) -> dict:
     loader = cfg.get('test_dataloader') or cfg.get('val_dataloader')
     if not loader:
         raise ValueError('the config has neither a test_dataloader nor a val_dataloader')
-    dataset = copy.deepcopy(loader['dataset'])
-    while dataset.get('type') in ('ConcatDataset', 'RepeatDataset', 'ClassBalancedDataset'):
-        dataset = dataset['datasets'][0] if 'datasets' in dataset else dataset['dataset']
+    dataset = first_dataset_cfg(copy.deepcopy(loader['dataset']))
     # Retrieval / semi-supervised variants read a subset or two splits: read one split;
     # a SkeletonClipDataset's store options are not a per-sample dataset's.
     for key in ('gallery_split', 'query_split', 'labelled_fraction', 'subset_seed',

@@ -43,11 +43,16 @@ from mmengine.runner.checkpoint import CheckpointLoader
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import gfp_mmaction  # noqa: E402,F401  (stack fixes before any build)
 from gfp_mmaction.datasets.raw_skeletons import (  # noqa: E402
-    SkeletonFormatError, denoise_ntu, pku_persons, read_ntu_skeleton, read_pku_skeleton)
+    SkeletonFormatError,
+    denoise_ntu,
+    pku_persons,
+    read_ntu_skeleton,
+    read_pku_skeleton,
+)
+from gfp_mmaction.utils.config_checks import first_dataset_cfg  # noqa: E402
 
 INPUT_KINDS = ('an NTU RGB+D .skeleton file, a PKU-MMD skeleton .txt file, an .npy array '
                '(M, T, V, C) or FILE.pkl:frame_dir')
-DATASET_WRAPPERS = ('RepeatDataset', 'ConcatDataset', 'ClassBalancedDataset')
 
 
 class InputError(ValueError):
@@ -173,9 +178,7 @@ def config_test_pipeline(cfg: Config) -> list:
     """The config's test pipeline: ``test_dataloader.dataset.pipeline`` (through dataset
     wrappers), else ``cfg.test_pipeline``."""
     loader = cfg.get('test_dataloader') or cfg.get('val_dataloader') or {}
-    dataset = loader.get('dataset') or {}
-    while dataset.get('type') in DATASET_WRAPPERS:
-        dataset = dataset['datasets'][0] if 'datasets' in dataset else dataset['dataset']
+    dataset = first_dataset_cfg(loader.get('dataset'))
     pipeline = dataset.get('pipeline') or cfg.get('test_pipeline')
     if not pipeline:
         raise InputError('the config has no test pipeline (test_dataloader.dataset.pipeline '

@@ -20,8 +20,7 @@ from mmengine.runner import Runner
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import gfp_mmaction  # noqa: E402,F401  (stack fixes before any build)
 from gfp_mmaction.compat import UntrustedCheckpointError, end_distributed  # noqa: E402
-from gfp_mmaction.models.backbones.skeleton_transformer import (  # noqa: E402
-    SkeletonTransformer, load_encoder_state)
+from gfp_mmaction.models.backbones import SkeletonTransformer, load_encoder_state  # noqa: E402
 from gfp_mmaction.utils import MissingDataError, check_annotation_files  # noqa: E402
 
 

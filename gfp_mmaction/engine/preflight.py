@@ -28,14 +28,13 @@ from mmengine.runner import find_latest_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch import nn
 
-from ..utils.config_checks import iter_dataset_cfgs, model_config
+from ..utils.config_checks import iter_dataloader_datasets, model_config
 from ..utils.joint_layouts import get_layout
 
 __all__ = ['ConfigError', 'WorkDirError', 'ResumeMismatchError', 'check_pipelines',
            'check_data_preprocessor', 'propagate_num_classes', 'check_work_dir',
            'resume_checkpoint', 'check_resume']
 
-_DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 _SHOWN = 5  # keys quoted per kind of resume mismatch
 
 
@@ -53,14 +52,10 @@ class ResumeMismatchError(ValueError):
 
 def _pipelines(cfg):
     """``(config key, pipeline list)`` of every dataset of every dataloader."""
-    for loader in _DATALOADERS:
-        loader_cfg = cfg.get(loader)
-        if not loader_cfg:
-            continue
-        for depth, dataset in enumerate(iter_dataset_cfgs(loader_cfg.get('dataset'))):
-            pipeline = dataset.get('pipeline')
-            if isinstance(pipeline, (list, tuple)):
-                yield f'{loader}.dataset' + '.dataset' * depth + '.pipeline', pipeline
+    for loader, depth, dataset in iter_dataloader_datasets(cfg):
+        pipeline = dataset.get('pipeline')
+        if isinstance(pipeline, (list, tuple)):
+            yield f'{loader}.dataset' + '.dataset' * depth + '.pipeline', pipeline
 
 
 def _masking_transforms() -> List[str]:
@@ -228,14 +223,10 @@ def propagate_num_classes(cfg) -> List[str]:
     if not isinstance(num_classes, int):
         return []
     changed = []
-    for loader in _DATALOADERS:
-        loader_cfg = cfg.get(loader)
-        if not loader_cfg:
-            continue
-        for dataset in iter_dataset_cfgs(loader_cfg.get('dataset')):
-            if dataset.get('num_classes') is None and _validates_at_load(dataset):
-                dataset['num_classes'] = num_classes
-                changed.append(f'{loader}.dataset.num_classes')
+    for loader, _, dataset in iter_dataloader_datasets(cfg):
+        if dataset.get('num_classes') is None and _validates_at_load(dataset):
+            dataset['num_classes'] = num_classes
+            changed.append(f'{loader}.dataset.num_classes')
     return changed
 
 

@@ -1,3 +1,3 @@
-from .skeleton_transformer import SkeletonTransformer
+from .skeleton_transformer import SkeletonTransformer, load_encoder_state
 
-__all__ = ['SkeletonTransformer']
+__all__ = ['SkeletonTransformer', 'load_encoder_state']

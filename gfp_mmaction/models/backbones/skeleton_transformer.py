@@ -8,10 +8,16 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch import nn
+from torch.func import functional_call
 
 from ...utils import patchify
-from ..utils import (FactorisedPosEmbed, TransformerBlock, gather_visible,
-                     init_transformer_weights, visible_indices)
+from ..utils import (
+    FactorisedPosEmbed,
+    TransformerBlock,
+    gather_visible,
+    init_transformer_weights,
+    visible_indices,
+)
 
 __all__ = ['SkeletonTransformer', 'load_encoder_state']
 
@@ -30,20 +36,25 @@ class SkeletonTransformer(BaseModule):
         the layout MMAction2's ``RecognizerGCN`` and ``GCNHead`` expect.
 
     Args:
-        in_channels: coordinates per joint ``C``.
-        num_frames: clip length ``T`` the positional table is made for; other lengths
-            divisible by ``patch_len`` are accepted (the table is resized).
-        num_joints: ``V``.
-        patch_len: frames per token ``l``.
-        embed_dims: width ``D``.
-        depth: transformer blocks.
-        num_heads: attention heads.
-        mlp_ratio: MLP hidden width / ``D``.
-        qkv_bias: bias on the qkv projection.
-        drop_path_rate: stochastic depth of the last block (linear from 0).
-        frozen: keep every parameter fixed and the module in eval mode (linear probe).
-        init_cfg: MMEngine init config, e.g. ``dict(type='Pretrained', checkpoint=...,
-            prefix='backbone.')``.
+        in_channels (int): coordinates per joint ``C``. Defaults to 3.
+        num_frames (int): clip length ``T`` the positional table is made for; other
+            lengths divisible by ``patch_len`` are accepted (the table is resized at run
+            time), and a checkpoint whose table was made for another length loads (the
+            table is resized at load, :meth:`_prepare_pos_embed`). Defaults to 120.
+        num_joints (int): ``V``. Defaults to 25.
+        patch_len (int): frames per token ``l``. Defaults to 4.
+        embed_dims (int): width ``D``. Defaults to 256.
+        depth (int): transformer blocks. Defaults to 8.
+        num_heads (int): attention heads. Defaults to 8.
+        mlp_ratio (float): MLP hidden width / ``D``. Defaults to 4.0.
+        qkv_bias (bool): bias on the qkv projection. Defaults to True.
+        drop_path_rate (float): stochastic depth of the last block (linear from 0).
+            Defaults to 0.0.
+        frozen (bool): keep every parameter fixed and the module in eval mode (linear
+            probe). Defaults to False.
+        init_cfg (dict | list[dict], optional): MMEngine init config, e.g.
+            ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``: loaded
+            strictly (:meth:`init_weights`). Defaults to None.
     """
 
     def __init__(self,
@@ -80,6 +91,10 @@ class SkeletonTransformer(BaseModule):
         self.apply(init_transformer_weights)
         if frozen:
             self.requires_grad_(False)
+        # Any load (load_state_dict, MMEngine's load_checkpoint, a runner's load_from)
+        # of a table made for another clip length resizes it, as mmpretrain's
+        # VisionTransformer does for its pos_embed.
+        self._register_load_state_dict_pre_hook(self._prepare_pos_embed)
 
     def train(self, mode: bool = True):
         return super().train(mode and not self.frozen)
@@ -89,11 +104,10 @@ class SkeletonTransformer(BaseModule):
 
         MMEngine's ``PretrainedInit`` loads with ``strict=False`` and only logs what did
         not match, so a wrong checkpoint or prefix would leave a randomly initialised
-        encoder behind a "successful" run. Here the checkpoint goes through
-        :func:`load_encoder_state`, which raises a clear error unless it holds every
-        encoder weight, with the right shape, and nothing else under the prefix (a
-        temporal table of another clip length is resized). Other init_cfgs run first, as
-        in MMEngine, and the pre-trained weights overwrite them.
+        encoder behind a "successful" run. Here the checkpoint is read and checked by
+        :func:`load_encoder_state` first (a clear error unless it holds every encoder
+        weight, with the right shape, and nothing else under the prefix), then the other
+        init_cfgs run, as in MMEngine, and the pre-trained weights overwrite them.
         """
         cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [self.init_cfg]
         pretrained = [cfg for cfg in cfgs if cfg and cfg.get('type') == 'Pretrained']
@@ -114,6 +128,36 @@ class SkeletonTransformer(BaseModule):
             self.load_state_dict(state, strict=True)
             print_log(f'SkeletonTransformer: loaded {len(state)} encoder tensors from '
                       f'{cfg["checkpoint"]} (prefix {cfg.get("prefix")!r})', logger='current')
+
+    def _prepare_pos_embed(self, state_dict: Dict[str, torch.Tensor], prefix: str,
+                           *args, **kwargs) -> None:
+        """Load-state-dict pre-hook: resize a temporal table made for another clip length.
+
+        A ``pos_embed.temporal`` of ``(1, T_e', 1, D)`` with ``T_e'`` rows other than the
+        encoder's is replaced, in ``state_dict``, by the table resized to the encoder's
+        rows (MAMP's ``interpolate_temp_embed``), with the interpolation the encoder
+        applies to other lengths at run time (:class:`FactorisedPosEmbed`). Anything else
+        is left to ``load_state_dict``'s own checks.
+
+        Args:
+            state_dict (dict): the state dict being loaded; changed in place.
+            prefix (str): this module's key prefix in it.
+        """
+        key = prefix + 'pos_embed.temporal'
+        table = state_dict.get(key)
+        own = self.pos_embed.temporal
+        if not isinstance(table, torch.Tensor) or table.ndim != own.ndim or \
+                table.shape[0::2] != own.shape[0::2] or table.shape[1] == own.shape[1]:
+            return
+        # FactorisedPosEmbed's own forward with the checkpoint's table and a zero spatial
+        # table of one joint returns exactly the resized temporal table.
+        with torch.no_grad():
+            tables = dict(temporal=table.float(),
+                          spatial=table.new_zeros(1, 1, 1, table.shape[-1], dtype=torch.float))
+            resized = functional_call(self.pos_embed, tables, (own.shape[1], ))
+        state_dict[key] = resized.to(table.dtype)
+        print_log(f'SkeletonTransformer: temporal position table {key} resized from '
+                  f'{table.shape[1]} to {own.shape[1]} rows', logger='current')
 
     @property
     def num_layers(self) -> int:
@@ -163,27 +207,37 @@ class SkeletonTransformer(BaseModule):
         return features.reshape(N, M, rows, V, self.embed_dims).permute(0, 1, 4, 2, 3)
 
 
-def load_encoder_state(encoder: nn.Module, checkpoint: str, prefix: Optional[str] = None,
+def load_encoder_state(encoder: SkeletonTransformer, checkpoint: str,
+                       prefix: Optional[str] = None,
                        map_location: str = 'cpu') -> Dict[str, torch.Tensor]:
-    """Read ``encoder``'s weights from a checkpoint, checked against the encoder.
+    """Read ``encoder``'s weights from a checkpoint, checked strictly against the encoder.
+
+    The one check of pre-trained encoder weights: the backbone's ``init_weights``
+    (``init_cfg=dict(type='Pretrained', ...)``), ``tools/test.py`` and
+    ``tools/extract_features.py`` call it. Load the result with
+    ``encoder.load_state_dict(state)``.
 
     Args:
-        encoder: the module to be loaded (only its ``state_dict`` keys and shapes are read).
-        checkpoint: an MMEngine checkpoint (``{'state_dict': ...}``) or a bare state dict;
-            a local path or anything MMEngine's ``CheckpointLoader`` reads.
-        prefix: the encoder's key prefix in the checkpoint, e.g. ``'backbone.'`` for a
-            GFP / MAMP pre-training checkpoint or a recognizer checkpoint.
-        map_location: as :func:`torch.load`.
+        encoder (SkeletonTransformer): the encoder to be loaded (only its ``state_dict``
+            keys and shapes are read).
+        checkpoint (str): an MMEngine checkpoint (``{'state_dict': ...}``) or a bare state
+            dict; a local path or anything MMEngine's ``CheckpointLoader`` reads.
+        prefix (str, optional): the encoder's key prefix in the checkpoint, e.g.
+            ``'backbone.'`` for a GFP / MAMP pre-training checkpoint or a recognizer
+            checkpoint. Defaults to None (no prefix).
+        map_location (str): as :func:`torch.load`. Defaults to ``'cpu'``.
 
     Returns:
-        ``{key: tensor}`` with exactly ``encoder.state_dict()``'s keys.
+        dict: ``{key: tensor}`` with exactly ``encoder.state_dict()``'s keys and shapes (a
+        temporal table of another clip length resized by the encoder's load hook,
+        :meth:`SkeletonTransformer._prepare_pos_embed`).
 
     Raises:
         FileNotFoundError: a local checkpoint path that does not exist.
         ValueError: nothing under ``prefix``, encoder weights missing, extra weights under
             ``prefix`` (a deeper or different encoder) or shapes that differ (other than
-            the temporal table's row count, which is resized); the message names the file,
-            the prefix and a few keys.
+            the temporal table's row count); the message names the file, the prefix and
+            a few keys.
     """
     if '://' not in checkpoint and not osp.isfile(checkpoint):
         raise FileNotFoundError(
@@ -219,21 +273,8 @@ def load_encoder_state(encoder: nn.Module, checkpoint: str, prefix: Optional[str
             f'keys under the prefix are not the encoder\'s (e.g. {unexpected[:4]}); found '
             f'e.g. {sorted(found)[:4]}. Build the encoder as in pre-training (depth, '
             'embed_dims, ...), or fix the prefix.')
-    table = found.get('pos_embed.temporal')
-    wanted = expected.get('pos_embed.temporal')
-    if table is not None and wanted is not None and table.ndim == 4 and \
-            table.shape[0::2] == wanted.shape[0::2] and table.shape[1] != wanted.shape[1]:
-        # Pre-trained for another clip length: resize the temporal table to the encoder's
-        # rows (MAMP's interpolate_temp_embed), with the interpolation that the encoder
-        # itself applies to other lengths at run time: FactorisedPosEmbed with one joint
-        # and a zero spatial table returns exactly the resized temporal table.
-        resizer = FactorisedPosEmbed(table.shape[1], 1, table.shape[3])
-        with torch.no_grad():
-            resizer.temporal.copy_(table)
-            resizer.spatial.zero_()
-            found['pos_embed.temporal'] = resizer(wanted.shape[1]).to(table.dtype)
-        print_log(f'{where}: temporal position table resized from {table.shape[1]} to '
-                  f'{wanted.shape[1]} rows', logger='current')
+    found = {key: found[key] for key in expected}
+    encoder._prepare_pos_embed(found, '')  # what loading it will do: resize the table
     shapes = [(key, tuple(found[key].shape), tuple(value.shape))
               for key, value in expected.items() if found[key].shape != value.shape]
     if shapes:
@@ -241,4 +282,4 @@ def load_encoder_state(encoder: nn.Module, checkpoint: str, prefix: Optional[str
             f'{where}: {len(shapes)} weights differ in shape (key, checkpoint, encoder), '
             f'e.g. {shapes[:3]}. Build the encoder as in pre-training (embed_dims, '
             'patch_len, ...).')
-    return {key: found[key] for key in expected}
+    return found

@@ -5,6 +5,8 @@ import torch
 from mmaction.registry import MODELS
 from mmengine.model import BaseModule
 
+from ...utils import frame_motion, patchify
+
 __all__ = ['MAMPHead']
 
 
@@ -12,18 +14,22 @@ __all__ = ['MAMPHead']
 class MAMPHead(BaseModule):
     """MSE between predicted and target motion patches, on masked tokens only.
 
-    ``loss = sum_{masked tokens} w * mse / sum_{masked tokens} w``, ``w`` = the person's
-    weight.
+    The head owns MAMP's target, as mmpretrain's ``MAEHead`` owns MAE's:
+    :meth:`construct_target` cuts the joints' frame motion ``x[t + 1] - x[t]`` into the
+    encoder's tokens and :meth:`loss` normalises each patch (``norm_target``) before the
+    regression. ``loss = sum_{masked tokens} w * mse / sum_{masked tokens} w``, ``w`` =
+    the person's weight.
 
     Args:
-        norm_target: normalise each target patch to zero mean, unit variance over its
-            ``l * C`` values (MAMP's ``norm_pix_loss``).
-        loss_weight: scale of ``loss_pred``.
-        count_padded_persons: False (default, the like-for-like baseline): padded
+        norm_target (bool): normalise each target patch to zero mean, unit variance over
+            its ``l * C`` values (MAMP's ``norm_pix_loss``). Defaults to True.
+        loss_weight (float): scale of ``loss_pred``. Defaults to 1.0.
+        count_padded_persons (bool): False (default, the like-for-like baseline): padded
             (all-zero) persons have weight 0, as in every GFP loss. True: every person
             counts, the padded ones too, as MAMP's own code does (its loss averages over
             the masked tokens of all ``N * M`` sequences: the zero second body of a
             single-actor NTU-60 clip, whose target is 0, is part of the objective).
+        init_cfg (dict, optional): MMEngine init config. Defaults to None.
     """
 
     def __init__(self, norm_target: bool = True, loss_weight: float = 1.0,
@@ -33,15 +39,35 @@ class MAMPHead(BaseModule):
         self.loss_weight = loss_weight
         self.count_padded_persons = count_padded_persons
 
+    def construct_target(self, joints: torch.Tensor, patch_len: int) -> torch.Tensor:
+        """MAMP's regression target: the frame motion of every token.
+
+        Args:
+            joints (torch.Tensor): ``(B, T, V, C)``, persons folded into ``B``.
+            patch_len (int): frames per token ``l``, the encoder's
+                (``backbone.patch_len``).
+
+        Returns:
+            torch.Tensor: ``(B, L, l * C)`` motion patches, ``L = T / l * V`` tokens in
+            the encoder's (patch row, joint) order; the last frame's motion is 0.
+        """
+        return patchify(frame_motion(joints), patch_len).flatten(1, 2)
+
     def loss(self, prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
              person_weight: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
-        """
+        """The masked-token regression loss.
+
         Args:
-            prediction: ``(B, L, P)``.
-            target: ``(B, L, P)`` motion patches.
-            mask: ``(B, L)`` bool, True = masked (the tokens that count).
-            person_weight: ``(B,)`` 1 for real persons, 0 for padded ones (ignored
-                with ``count_padded_persons=True``).
+            prediction (torch.Tensor): ``(B, L, P)``.
+            target (torch.Tensor): ``(B, L, P)`` motion patches
+                (:meth:`construct_target`), normalised here per patch with
+                ``norm_target``.
+            mask (torch.Tensor): ``(B, L)`` bool, True = masked (the tokens that count).
+            person_weight (torch.Tensor, optional): ``(B,)`` 1 for real persons, 0 for
+                padded ones (ignored with ``count_padded_persons=True``).
+
+        Returns:
+            dict: ``loss_pred``.
         """
         target = target.float()
         if self.norm_target:
