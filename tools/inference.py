@@ -122,13 +122,15 @@ def load_sample(spec: str, frames: Optional[Tuple[int, int]] = None) -> Tuple[di
     """Read INPUT into the test pipeline's input dict.
 
     Args:
-        spec: ``FILE.skeleton``, ``FILE.txt``, ``FILE.npy`` or ``FILE.pkl:FRAME_DIR``.
-        frames: ``(START, END)``: keep frames ``START..END-1`` only. For a PKU-MMD file
-            the persons are then chosen in those frames, as the converter does.
+        spec (str): ``FILE.skeleton``, ``FILE.txt``, ``FILE.npy`` or
+            ``FILE.pkl:FRAME_DIR``.
+        frames (tuple[int, int], optional): ``(START, END)``: keep frames
+            ``START..END-1`` only. For a PKU-MMD file the persons are then chosen in
+            those frames, as the converter does. Defaults to None (every frame).
 
     Returns:
-        ``(sample, kind)``: ``frame_dir``, ``total_frames``, ``keypoint`` float32
-        ``(M, T, V, C)`` (plus the annotation's other fields for a pickle), and a
+        tuple[dict, str]: ``(sample, kind)``: ``frame_dir``, ``total_frames``, ``keypoint``
+        float32 ``(M, T, V, C)`` (plus the annotation's other fields for a pickle), and a
         description of the input kind.
 
     Raises:

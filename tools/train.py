@@ -20,17 +20,21 @@ from mmengine.runner import Runner, find_latest_checkpoint
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import gfp_mmaction  # noqa: E402,F401  (stack fixes before any build)
-from gfp_mmaction.compat import (UntrustedCheckpointError, distributed_timeout,  # noqa: E402
-                                  end_distributed)
+from gfp_mmaction.compat import UntrustedCheckpointError, distributed_timeout, end_distributed  # noqa: E402
 from gfp_mmaction.datasets import AnnotationError  # noqa: E402
-from gfp_mmaction.engine.hooks import NonFiniteLossError  # noqa: E402
 from gfp_mmaction.engine.atomic_backend import DiskFullError  # noqa: E402
-from gfp_mmaction.engine.preflight import (ConfigError, ResumeMismatchError,  # noqa: E402
-                                           WorkDirError, check_pipelines, check_resume,
-                                           check_work_dir, propagate_num_classes,
-                                           resume_checkpoint)
-from gfp_mmaction.engine.run_lock import (WorkDirLock, WorkDirLockedError,  # noqa: E402
-                                          launcher_rank)
+from gfp_mmaction.engine.hooks import NonFiniteLossError  # noqa: E402
+from gfp_mmaction.engine.preflight import (  # noqa: E402
+    ConfigError,
+    ResumeMismatchError,
+    WorkDirError,
+    check_pipelines,
+    check_resume,
+    check_work_dir,
+    propagate_num_classes,
+    resume_checkpoint,
+)
+from gfp_mmaction.engine.run_lock import WorkDirLock, WorkDirLockedError, launcher_rank  # noqa: E402
 from gfp_mmaction.utils import MissingDataError, check_annotation_files  # noqa: E402
 
 

@@ -157,17 +157,23 @@ def choose_layout(requested, configured, num_joints: int) -> Optional[JointLayou
 class Clip:
     """One pipeline output, ready to draw: persons that are not zero padding only.
 
-    Attributes: ``xy`` ``(P, T, V, 2)`` drawn joints, ``mask`` ``(P, T_e, V)`` bool,
-    ``motion`` ``(P, T_e, V)`` per-token motion (every channel, as the masking sees it),
-    ``patch_len``, ``layout`` (None: no bones, joints numbered).
-
     Args:
-        results: the pipeline's output.
-        patch_len: frames per token.
-        azim, elev: the view of a 3D clip, degrees.
-        coord_dims: coordinates per joint, 3 (projected with ``azim`` / ``elev``) or 2
-            (image coordinates, y down: drawn upright); later channels are not drawn.
-        layout: the joint layout, or None.
+        results (dict): the pipeline's output.
+        patch_len (int): frames per token.
+        azim (float): the view of a 3D clip (azimuth), degrees.
+        elev (float): the view of a 3D clip (elevation), degrees.
+        coord_dims (int): coordinates per joint, 3 (projected with ``azim`` / ``elev``)
+            or 2 (image coordinates, y down: drawn upright); later channels are not
+            drawn. Defaults to 3.
+        layout (JointLayout, optional): the joint layout, or None. Defaults to None.
+
+    Attributes:
+        xy (np.ndarray): ``(P, T, V, 2)`` drawn joints.
+        mask (np.ndarray): ``(P, T_e, V)`` bool.
+        motion (np.ndarray): ``(P, T_e, V)`` per-token motion (every channel, as the
+            masking sees it).
+        patch_len (int): frames per token.
+        layout (JointLayout, optional): None: no bones, joints numbered.
     """
 
     def __init__(self, results: Dict, patch_len: int, azim: float, elev: float,

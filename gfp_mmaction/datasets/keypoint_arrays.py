@@ -19,11 +19,11 @@ def repair_non_finite(keypoint: np.ndarray):
     """Zero every joint with a non-finite coordinate; drop persons left all zero.
 
     Args:
-        keypoint: ``(M, T, V, C)`` float.
+        keypoint (np.ndarray): ``(M, T, V, C)`` float.
 
     Returns:
-        ``(keypoint (M', T, V, C), kept persons (M',) int, joints zeroed)``; the input
-        array itself when it is finite.
+        tuple: ``(keypoint (M', T, V, C), kept persons (M',) int, joints zeroed)``; the
+        input array itself when it is finite.
     """
     bad = ~np.isfinite(keypoint).all(axis=-1)  # (M, T, V)
     if not bad.any():
@@ -64,7 +64,7 @@ def keypoints_as_float32(annotations: List[dict]) -> int:
     (validation reports those), are left as they are.
 
     Args:
-        annotations: annotation dicts.
+        annotations (list[dict]): annotation dicts.
 
     Returns:
         int: how many arrays were cast.
@@ -96,12 +96,14 @@ def normalize_2d(keypoint: np.ndarray, img_shape=DEFAULT_IMG_SHAPE,
     joint removes any shift.
 
     Args:
-        keypoint: ``(M, T, V, 2)`` float, pixels.
-        img_shape: ``(h, w)`` of the video. Defaults to ``(1080, 1920)``.
-        mode: ``'half_height'`` or ``'half_size'``. Defaults to ``'half_height'``.
+        keypoint (np.ndarray): ``(M, T, V, 2)`` float, pixels.
+        img_shape (tuple[int, int]): ``(h, w)`` of the video. Defaults to
+            ``(1080, 1920)``.
+        mode (str): ``'half_height'`` or ``'half_size'``. Defaults to
+            ``'half_height'``.
 
     Returns:
-        ``(M, T, V, 2)`` float32, a new array.
+        np.ndarray: ``(M, T, V, 2)`` float32, a new array.
     """
     if mode not in NORMALIZE_2D:
         raise ValueError(f'normalize_2d: mode must be one of {NORMALIZE_2D}, got {mode!r}')

@@ -19,8 +19,9 @@ def per_sample_pipeline(preprocessor: dict, num_person: int = 2) -> list:
     """The transforms equal to a ``SkeletonPretrainPreprocessor`` config.
 
     Args:
-        preprocessor: the preprocessor's config dict (missing keys take its defaults).
-        num_person: persons per sample after padding.
+        preprocessor (dict): the preprocessor's config dict (missing keys take its
+            defaults).
+        num_person (int): persons per sample after padding. Defaults to 2.
 
     The per-sample ``keypoint`` field holds only the ``coord_dims`` coordinates: a 2D
     file's ``keypoint_score`` stays a separate field (cropped and resized by
@@ -29,8 +30,8 @@ def per_sample_pipeline(preprocessor: dict, num_person: int = 2) -> list:
     the dataset's ``with_score`` decides in both paths whether the score is there.
 
     Returns:
-        a pipeline (list of transform configs) ending in ``PackActionInputs`` with the
-        token mask.
+        list[dict]: a pipeline (list of transform configs) ending in ``PackActionInputs``
+        with the token mask.
     """
     p = dict(clip_len=120, p_interval=(0.5, 1.0), min_frames=64, max_angle=0.3,
              centre_joint=1, rotation='3d', person_pad='zero', masking='motion_aware',

@@ -48,8 +48,8 @@ class RetrievalPoseDataset(SkeletonPoseDataset):
         """Read, select both splits, repair (if enabled) and validate them, tag the roles.
 
         Returns:
-            the gallery split's annotations then the query split's, each a copy with
-            ``retrieval_role`` set.
+            list[dict]: the gallery split's annotations then the query split's, each a copy
+            with ``retrieval_role`` set.
         """
         data = self._read()
         roles = (('gallery', self.gallery_split), ('query', self.query_split))

@@ -30,13 +30,13 @@ def stratified_subset(frame_dirs: Sequence[str], labels: Sequence[int], fraction
     by ``(seed, class)`` of the class's sorted ``frame_dir``s.
 
     Args:
-        frame_dirs: sample names, unique.
-        labels: class of each sample.
-        fraction: in ``(0, 1]``.
-        seed: non-negative integer.
+        frame_dirs (Sequence[str]): sample names, unique.
+        labels (Sequence[int]): class of each sample.
+        fraction (float): in ``(0, 1]``.
+        seed (int): non-negative integer.
 
     Returns:
-        The chosen ``frame_dir``s, sorted.
+        list[str]: the chosen ``frame_dir``s, sorted.
     """
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f'labelled_fraction must lie in (0, 1], got {fraction!r}')
@@ -89,8 +89,9 @@ class SemiSupervisedPoseDataset(SkeletonPoseDataset):
             ``pipeline``, ``num_classes``, ``repair``, ...).
 
     Attributes:
-        labelled_frame_dirs: the chosen ``frame_dir``s, sorted (set on loading).
-        split_size: samples in the whole split.
+        labelled_frame_dirs (list[str]): the chosen ``frame_dir``s, sorted (set on
+            loading).
+        split_size (int): samples in the whole split.
     """
 
     def __init__(self, labelled_fraction: float, subset_seed: int = 0, **kwargs) -> None:

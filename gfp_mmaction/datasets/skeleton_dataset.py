@@ -87,28 +87,34 @@ class SkeletonPoseDataset(PoseDataset):
     loading steps, so they validate, and fail, alike.
 
     Args:
-        ann_file: the ``.pkl`` annotation file (trusted: it is unpickled).
-        pipeline: the transforms.
-        split: the split to use (e.g. ``'xsub_train'``); None = every annotation.
-        num_classes: labels must lie in ``[0, num_classes)``; None = only ``>= 0``.
-        layout: the joint layout (:mod:`gfp_mmaction.utils.joint_layouts`): a registered
-            name (``'ntu25'``, ``'coco17'``), a dict of a layout's fields or a
-            ``JointLayout``; it gives ``num_joints``. None = ``num_joints`` alone.
-        num_joints: joints per person ``V``; None = the layout's, else 25 (NTU).
-        num_coords: coordinates per joint: 3 (3D skeletons) or 2 (2D keypoints).
+        ann_file (str): the ``.pkl`` annotation file (trusted: it is unpickled).
+        pipeline (list): the transforms.
+        split (str, optional): the split to use (e.g. ``'xsub_train'``); None = every
+            annotation.
+        num_classes (int, optional): labels must lie in ``[0, num_classes)``; None = only
+            ``>= 0``.
+        layout (str | dict | JointLayout, optional): the joint layout
+            (:mod:`gfp_mmaction.utils.joint_layouts`): a registered name (``'ntu25'``,
+            ``'coco17'``), a dict of a layout's fields or a ``JointLayout``; it gives
+            ``num_joints``. None = ``num_joints`` alone.
+        num_joints (int, optional): joints per person ``V``; None = the layout's, else 25
+            (NTU).
+        num_coords (int): coordinates per joint: 3 (3D skeletons) or 2 (2D keypoints).
             Defaults to 3.
-        with_score: MMAction2's 2D ``keypoint_score`` ``(M, T, V)``: None = as the file
-            has it (a pipeline's ``FormatGCNInput`` appends it as a channel);
-            True = every sample must have it; False = removed at load (coordinates only).
-        normalize_2d: None (coordinates as stored), ``'half_height'`` or ``'half_size'``:
-            divide 2D pixel coordinates by half the image height (both axes) or by half
-            its width and height (MMAction2's ``PreNormalize2D`` scale), with each
-            sample's ``img_shape`` (else ``(1080, 1920)``); see :func:`normalize_2d`.
-            Defaults to None.
-        min_frames: shortest clip accepted; None = the largest ``patch_len`` of the
-            pipeline's transforms (1 without a masking transform).
-        repair: ``dict(non_finite=None | 'zero', max_persons=None | 'most_moving')``;
-            None or a missing key = off (the problem is an error).
+        with_score (bool, optional): MMAction2's 2D ``keypoint_score`` ``(M, T, V)``:
+            None = as the file has it (a pipeline's ``FormatGCNInput`` appends it as a
+            channel); True = every sample must have it; False = removed at load
+            (coordinates only).
+        normalize_2d (str, optional): None (coordinates as stored), ``'half_height'`` or
+            ``'half_size'``: divide 2D pixel coordinates by half the image height (both
+            axes) or by half its width and height (MMAction2's ``PreNormalize2D``
+            scale), with each sample's ``img_shape`` (else ``(1080, 1920)``); see
+            :func:`normalize_2d`. Defaults to None.
+        min_frames (int, optional): shortest clip accepted; None = the largest
+            ``patch_len`` of the pipeline's transforms (1 without a masking transform).
+        repair (dict, optional):
+            ``dict(non_finite=None | 'zero', max_persons=None | 'most_moving')``; None or
+            a missing key = off (the problem is an error).
         **kwargs: the rest of ``PoseDataset``'s arguments.
     """
 
@@ -355,7 +361,8 @@ class SkeletonPoseDataset(PoseDataset):
         """Load, select the split, repair (if enabled), validate.
 
         Returns:
-            the split's annotations, each a dict with ``keypoint`` ``(M, T, V, C)``.
+            list[dict]: the split's annotations, each a dict with ``keypoint``
+            ``(M, T, V, C)``.
         """
         annotations, positions, names = self._select(self._read(), self.split)
         if self.repair:

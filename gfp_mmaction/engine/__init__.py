@@ -1,3 +1,5 @@
-from . import atomic_backend  # noqa: F401  (registers the 'atomic_local' file backend)
-from . import hooks  # noqa: F401
-from . import optimizers  # noqa: F401
+from . import (
+    atomic_backend,  # noqa: F401  (registers the 'atomic_local' file backend)
+    hooks,  # noqa: F401
+    optimizers,  # noqa: F401
+)

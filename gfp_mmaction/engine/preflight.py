@@ -215,8 +215,11 @@ def propagate_num_classes(cfg) -> List[str]:
     ``num_classes`` the classifier's (``model.cls_head.num_classes``), so that its labels
     are range-checked at load.
 
+    Args:
+        cfg (Config): the run's config, changed in place.
+
     Returns:
-        the config keys set.
+        list[str]: the config keys set.
     """
     head = (cfg.get('model') or {}).get('cls_head') or {}
     num_classes = head.get('num_classes')

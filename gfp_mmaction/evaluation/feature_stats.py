@@ -40,10 +40,10 @@ def feature_std(features: Matrix) -> float:
     """Mean per-dimension standard deviation across rows.
 
     Args:
-        features: ``(n, C)``, ``n >= 2``.
+        features (torch.Tensor | np.ndarray): ``(n, C)``, ``n >= 2``.
 
     Returns:
-        ``(1 / C) * sum_i std(features[:, i])``, unbiased (divides by ``n - 1``).
+        float: ``(1 / C) * sum_i std(features[:, i])``, unbiased (divides by ``n - 1``).
     """
     z = _as_rows(features, 'feature_std')
     return float(z.std(dim=0, unbiased=True).mean())
@@ -53,13 +53,14 @@ def effective_rank(features: Matrix) -> float:
     """Effective rank of the centred rows: ``exp(-sum_k p_k log p_k)``, ``p = s / sum(s)``.
 
     Args:
-        features: ``(n, C)``, ``n >= 2``.
+        features (torch.Tensor | np.ndarray): ``(n, C)``, ``n >= 2``.
 
     Returns:
-        a value in ``[1, min(n - 1, C)]``, or 0 when the rows do not vary. Singular values
-        below the rounding level of the input (``max(n, C) * eps64 * ||features||_F``, the
-        tolerance numpy's ``matrix_rank`` uses, measured before centring) count as 0, so a
-        batch of identical rows gives 0 and not a value made of rounding noise.
+        float: a value in ``[1, min(n - 1, C)]``, or 0 when the rows do not vary. Singular
+        values below the rounding level of the input
+        (``max(n, C) * eps64 * ||features||_F``, the tolerance numpy's ``matrix_rank`` uses,
+        measured before centring) count as 0, so a batch of identical rows gives 0 and not a
+        value made of rounding noise.
     """
     z = _as_rows(features, 'effective_rank')
     tolerance = max(z.shape) * torch.finfo(torch.float64).eps * torch.linalg.norm(z)

@@ -15,16 +15,16 @@ def nearest_neighbour_accuracy(query: np.ndarray, query_labels: np.ndarray,
     """Share of queries whose nearest gallery samples (cosine similarity) share the label.
 
     Args:
-        query: ``(Q, C)`` features.
-        query_labels: ``(Q,)``.
-        gallery: ``(G, C)`` features.
-        gallery_labels: ``(G,)``.
-        topk: ``k`` values; ``top{k}`` counts a query as hit when any of its ``k``
-            nearest gallery samples has its label (``top1``: the nearest one's label).
-            Ties go to the lower gallery index.
+        query (np.ndarray): ``(Q, C)`` features.
+        query_labels (np.ndarray): ``(Q,)``.
+        gallery (np.ndarray): ``(G, C)`` features.
+        gallery_labels (np.ndarray): ``(G,)``.
+        topk (Sequence[int]): ``k`` values; ``top{k}`` counts a query as hit when any of
+            its ``k`` nearest gallery samples has its label (``top1``: the nearest one's
+            label). Ties go to the lower gallery index. Defaults to ``(1, )``.
 
     Returns:
-        ``{'top1': float in [0, 1], ...}``.
+        dict[str, float]: ``{'top1': float in [0, 1], ...}``.
     """
     query = torch.as_tensor(np.asarray(query), dtype=torch.float64)
     gallery = torch.as_tensor(np.asarray(gallery), dtype=torch.float64)
@@ -62,8 +62,10 @@ class NNRetrievalMetric(BaseMetric):
     ``PackActionInputs(meta_keys=('frame_dir', 'retrieval_role'))``).
 
     Args:
-        topk: as :func:`nearest_neighbour_accuracy`; the paper's protocol is top-1.
-        collect_device, prefix: as MMEngine's ``BaseMetric``.
+        topk (int | tuple[int]): as :func:`nearest_neighbour_accuracy`; the paper's
+            protocol is top-1. Defaults to ``(1, )``.
+        collect_device (str): as MMEngine's ``BaseMetric``. Defaults to ``'cpu'``.
+        prefix (str, optional): as MMEngine's ``BaseMetric``. Defaults to None.
     """
 
     default_prefix = 'retrieval'

@@ -1,2 +1,1 @@
-from . import (algorithms, backbones, data_preprocessors, heads, losses, necks,  # noqa: F401
-               target_generators)
+from . import algorithms, backbones, data_preprocessors, heads, losses, necks, target_generators  # noqa: F401

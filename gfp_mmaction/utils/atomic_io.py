@@ -26,13 +26,15 @@ def atomic_write(path: Union[str, Path], data: Union[bytes, str, Callable[[Binar
     """Write ``data`` to ``path`` atomically (parent folders are created).
 
     Args:
-        path: destination file.
-        data: bytes; or str, encoded with ``encoding``; or a function that writes the
-            content to the binary file object it is given (``pickle.dump``, ``np.savez``:
-            large content is streamed, not held twice in memory).
-        encoding: text encoding for str ``data``.
-        fsync: flush the file and its folder to disk, so that the rename is also
+        path (str | Path): destination file.
+        data (bytes | str | Callable[[BinaryIO], None]): bytes; or str, encoded with
+            ``encoding``; or a function that writes the content to the binary file
+            object it is given (``pickle.dump``, ``np.savez``: large content is
+            streamed, not held twice in memory).
+        encoding (str): text encoding for str ``data``. Defaults to ``'utf-8'``.
+        fsync (bool): flush the file and its folder to disk, so that the rename is also
             durable across a power loss (a killed process needs only the rename).
+            Defaults to True.
     """
     if isinstance(data, str):
         data = data.encode(encoding)

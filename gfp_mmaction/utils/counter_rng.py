@@ -40,12 +40,14 @@ def sample_keys(seed: int, epoch: int, index):
     """One 32-bit key per sample from ``(seed, epoch, index)``.
 
     Args:
-        seed: any non-negative int (64 bits are used).
-        epoch: the training epoch, ``>= 0``.
-        index: sample indices into the dataset, an int64 numpy array or torch tensor.
+        seed (int): any non-negative int (64 bits are used).
+        epoch (int): the training epoch, ``>= 0``.
+        index (np.ndarray | torch.Tensor): sample indices into the dataset, an int64
+            numpy array or torch tensor.
 
     Returns:
-        keys of ``index``'s shape and type, int64 values in ``[0, 2 ** 32)``.
+        np.ndarray | torch.Tensor: keys of ``index``'s shape and type, int64 values in
+        ``[0, 2 ** 32)``.
     """
     seed, epoch = int(seed), int(epoch)
     head = _mix32(_mix32((seed & _MASK32) ^ _GOLDEN) ^ ((seed >> 32) & _MASK32))
@@ -57,14 +59,17 @@ def uniform(keys, counters, dtype=None):
     """Uniform numbers in ``[0, 1)``, one per (key, counter).
 
     Args:
-        keys: ``(B,)`` from :func:`sample_keys` (numpy or torch).
-        counters: ``(n,)`` non-negative int64 of the same library: which draw of the
-            sample (each use of randomness owns a range of counters).
-        dtype: ``float64`` (default; 32 random bits, ``k / 2 ** 32``) or ``float32``
-            (24 bits, ``k / 2 ** 24``, exact in float32); a numpy or torch dtype.
+        keys (np.ndarray | torch.Tensor): ``(B,)`` from :func:`sample_keys` (numpy or
+            torch).
+        counters (np.ndarray | torch.Tensor): ``(n,)`` non-negative int64 of the same
+            library: which draw of the sample (each use of randomness owns a range of
+            counters).
+        dtype (np.dtype | torch.dtype, optional): ``float64`` (default; 32 random bits,
+            ``k / 2 ** 32``) or ``float32`` (24 bits, ``k / 2 ** 24``, exact in
+            float32); a numpy or torch dtype.
 
     Returns:
-        ``(B, n)`` of ``dtype``.
+        np.ndarray | torch.Tensor: ``(B, n)`` of ``dtype``.
     """
     # keys are already mixed: one round per draw separates the counters of a key.
     x = _mix32(keys[:, None] ^ _mul32(counters[None, :], _GOLDEN))

@@ -50,10 +50,10 @@ class JointLayout:
         num_joints (int): joints per person ``V``.
         centre_joint (int): the joint each clip is centred on (the origin is this joint in
             the first frame where the first present person is recorded).
-        pairs (sequence of (int, int)): ``(left, right)`` joints that mirror each other,
+        pairs (Sequence[tuple[int, int]]): ``(left, right)`` joints that mirror each other,
             used by the pictures (and available to a flip augmentation).
-        edges (sequence of (int, int)): the bones drawn between joints.
-        joint_names (sequence of str, optional): one name per joint; ``'joint k'`` when
+        edges (Sequence[tuple[int, int]]): the bones drawn between joints.
+        joint_names (Sequence[str], optional): one name per joint; ``'joint k'`` when
             not given.
 
     Raises:
@@ -158,8 +158,8 @@ def register_layout(layout: Union[dict, JointLayout], overwrite: bool = False) -
     """Register a layout under its name so that configs and tools can name it.
 
     Args:
-        layout: a :class:`JointLayout` or a dict of its fields.
-        overwrite: replace a registered layout of the same name (the built-in ones
+        layout (dict | JointLayout): a :class:`JointLayout` or a dict of its fields.
+        overwrite (bool): replace a registered layout of the same name (the built-in ones
             included). Defaults to False.
 
     Returns:

@@ -18,7 +18,7 @@ def get_rng_state() -> Dict:
     """The states of Python's, numpy's and torch's global generators in this process.
 
     Returns:
-        dict with ``python`` (``random.getstate()``), ``numpy``
+        dict: ``python`` (``random.getstate()``), ``numpy``
         (``np.random.get_state()``), ``torch`` (CPU generator, uint8 tensor) and, when
         this process has initialised CUDA, ``cuda`` (the current device's generator).
         Everything is picklable and lives on the CPU.

@@ -20,8 +20,9 @@ import torch
 
 __all__ = [
     'patchify', 'frame_motion', 'token_motion_magnitude', 'temporal_avg_pool',
-    'valid_frames', 'first_presence', 'centre_on_first_frame', 'crop_window', 'linear_resample_coords',
-    'rotation_matrix', 'rotation_matrix_2d', 'motion_aware_log_prob', 'gumbel'
+    'valid_frames', 'first_presence', 'centre_on_first_frame', 'crop_window',
+    'linear_resample_coords', 'rotation_matrix', 'rotation_matrix_2d',
+    'motion_aware_log_prob', 'gumbel'
 ]
 
 
@@ -56,11 +57,13 @@ def patchify(x, patch_len: int):
     """Cut every joint's track into temporal patches.
 
     Args:
-        x: ``(..., T, V, C)`` with ``T`` divisible by ``patch_len``.
-        patch_len: frames per patch ``l``.
+        x (np.ndarray | torch.Tensor): ``(..., T, V, C)`` with ``T`` divisible by
+            ``patch_len``.
+        patch_len (int): frames per patch ``l``.
 
     Returns:
-        ``(..., T_e, V, l * C)``; the last axis is frame-major (frame 0's xyz first).
+        np.ndarray | torch.Tensor: ``(..., T_e, V, l * C)``; the last axis is frame-major
+        (frame 0's xyz first).
     """
     *lead, T, V, C = x.shape
     if T % patch_len:
@@ -74,10 +77,10 @@ def frame_motion(x):
     """Frame-level motion ``x[t + 1] - x[t]``; the last frame's motion is 0.
 
     Args:
-        x: ``(..., T, V, C)``.
+        x (np.ndarray | torch.Tensor): ``(..., T, V, C)``.
 
     Returns:
-        ``(..., T, V, C)``, same dtype.
+        np.ndarray | torch.Tensor: ``(..., T, V, C)``, same dtype.
     """
     motion = x * 0
     motion[..., :-1, :, :] = x[..., 1:, :, :] - x[..., :-1, :, :]
@@ -91,10 +94,11 @@ def token_motion_magnitude(patches):
     row is not always "still".
 
     Args:
-        patches: ``(..., T_e, V, P)`` as returned by :func:`patchify`, ``T_e >= 2``.
+        patches (np.ndarray | torch.Tensor): ``(..., T_e, V, P)`` as returned by
+            :func:`patchify`, ``T_e >= 2``.
 
     Returns:
-        ``(..., T_e, V)``.
+        np.ndarray | torch.Tensor: ``(..., T_e, V)``.
     """
     delta = abs(patches[..., 1:, :, :] - patches[..., :-1, :, :])
     delta = delta.mean(axis=-1) if _is_numpy(delta) else delta.mean(dim=-1)  # (..., T_e - 1, V)
@@ -108,15 +112,17 @@ def temporal_avg_pool(x, kernel: int):
     """Non-overlapping average pooling over the patch-row axis.
 
     Args:
-        x: ``(..., T_e, V, C)`` with ``T_e`` divisible by ``kernel``.
-        kernel: rows averaged into one.
+        x (np.ndarray | torch.Tensor): ``(..., T_e, V, C)`` with ``T_e`` divisible by
+            ``kernel``.
+        kernel (int): rows averaged into one.
 
     Returns:
-        ``(..., T_e // kernel, V, C)``.
+        np.ndarray | torch.Tensor: ``(..., T_e // kernel, V, C)``.
     """
     *lead, rows, V, C = x.shape
     if rows % kernel:
-        raise ValueError(f'temporal_avg_pool: {rows} patch rows are not divisible by kernel {kernel}')
+        raise ValueError(f'temporal_avg_pool: {rows} patch rows are not divisible by kernel '
+                         f'{kernel}')
     x = x.reshape(*lead, rows // kernel, kernel, V, C)
     if _is_numpy(x):
         return x.mean(axis=-3)
@@ -127,10 +133,10 @@ def valid_frames(keypoint):
     """Frames up to and including the last one where any person has a non-zero joint.
 
     Args:
-        keypoint: ``(B, M, T, V, C)``.
+        keypoint (np.ndarray | torch.Tensor): ``(B, M, T, V, C)``.
 
     Returns:
-        ``(B,)`` integers (0 for an all-zero clip).
+        np.ndarray | torch.Tensor: ``(B,)`` integers (0 for an all-zero clip).
     """
     T = keypoint.shape[2]
     nonzero = _any(keypoint != 0, (1, 3, 4))  # (B, T)
@@ -143,11 +149,12 @@ def first_presence(keypoint):
     (person 0 unless it is empty throughout) and that person's first present frame.
 
     Args:
-        keypoint: ``(B, M, T, V, C)``; a (person, frame) is present when any of its
-            values is non-zero.
+        keypoint (np.ndarray | torch.Tensor): ``(B, M, T, V, C)``; a (person, frame) is
+            present when any of its values is non-zero.
 
     Returns:
-        ``(person, frame)``, each ``(B,)`` integers (0 for an all-zero clip).
+        tuple: ``(person, frame)``, each ``(B,)`` integers (0 for an all-zero clip), of
+        ``keypoint``'s kind.
     """
     xp = _xp(keypoint)
     M, T = keypoint.shape[1:3]
@@ -169,11 +176,12 @@ def centre_on_first_frame(keypoint, joint: int):
     padding) stays exactly zero.
 
     Args:
-        keypoint: ``(B, M, T, V, C)`` float.
-        joint: index of the origin joint (1 = spine-middle in NTU order).
+        keypoint (np.ndarray | torch.Tensor): ``(B, M, T, V, C)`` float.
+        joint (int): index of the origin joint (1 = spine-middle in NTU order).
 
     Returns:
-        ``(B, M, T, V, C)``, same dtype. An all-zero clip is returned unchanged.
+        np.ndarray | torch.Tensor: ``(B, M, T, V, C)``, same dtype. An all-zero clip is
+        returned unchanged.
     """
     xp = _xp(keypoint)
     person, frame = first_presence(keypoint)
@@ -193,13 +201,18 @@ def crop_window(valid, u_p, u_start, p_interval, min_frames: int):
       ``start = floor(u_start * (valid - length + 1))``, uniform over the possible starts.
 
     Args:
-        valid: valid frames ``(...)``, integers ``>= 1`` (scalar or array).
-        u_p, u_start: uniform draws in ``[0, 1)``, float64, same shape as ``valid``.
-        p_interval: ``(p,)`` or ``(lo, hi)``.
-        min_frames: shortest random crop.
+        valid (int | np.ndarray | torch.Tensor): valid frames ``(...)``, integers ``>= 1``
+            (scalar or array).
+        u_p (np.ndarray | torch.Tensor): uniform draw in ``[0, 1)``, float64, same shape as
+            ``valid``.
+        u_start (np.ndarray | torch.Tensor): uniform draw in ``[0, 1)``, float64, same shape
+            as ``valid``.
+        p_interval (Sequence[float]): ``(p,)`` or ``(lo, hi)``.
+        min_frames (int): shortest random crop.
 
     Returns:
-        ``(start, length)``, integers of ``valid``'s shape.
+        tuple: ``(start, length)``, integers of ``valid``'s shape (int64 arrays or long
+        tensors).
     """
     xp = _xp(valid)
     valid_f = np.asarray(valid, dtype=np.float64) if xp is np else valid.double()
@@ -227,11 +240,13 @@ def linear_resample_coords(length, out_len: int):
     on ``i1``. ``src`` is computed in float64.
 
     Args:
-        length: source frames ``(...)``, integers ``>= 1``.
-        out_len: output frames.
+        length (int | np.ndarray | torch.Tensor): source frames ``(...)``, integers
+            ``>= 1``.
+        out_len (int): output frames.
 
     Returns:
-        ``(i0, i1, lam)``, each ``(..., out_len)``; ``lam`` float64.
+        tuple: ``(i0, i1, lam)``, each ``(..., out_len)``; ``i0`` and ``i1`` int64,
+        ``lam`` float64.
     """
     xp = _xp(length)
     if xp is np:
@@ -256,8 +271,12 @@ def rotation_matrix(angles):
     ``Rx = [[1,0,0],[0,c,s],[0,-s,c]]``, ``Ry = [[c,0,-s],[0,1,0],[s,0,c]]``,
     ``Rz = [[c,s,0],[-s,c,0],[0,0,1]]``. A point rotates as ``x' = R @ x``.
 
+    Args:
+        angles (np.ndarray | torch.Tensor): ``(..., 3)`` rotation angles
+            ``(ax, ay, az)``, radians.
+
     Returns:
-        ``(..., 3, 3)``, the dtype of ``angles``.
+        np.ndarray | torch.Tensor: ``(..., 3, 3)``, the dtype of ``angles``.
     """
     xp = _xp(angles)
     c, s = xp.cos(angles), xp.sin(angles)
@@ -280,8 +299,11 @@ def rotation_matrix_2d(angle):
     ``(0, 0, angle)`` and projected orthographically along z equals its projection
     rotated by ``angle``. A point rotates as ``x' = R @ x``.
 
+    Args:
+        angle (np.ndarray | torch.Tensor): ``(...)`` rotation angles, radians.
+
     Returns:
-        ``(..., 2, 2)``, the dtype of ``angle``.
+        np.ndarray | torch.Tensor: ``(..., 2, 2)``, the dtype of ``angle``.
     """
     c, s = _xp(angle).cos(angle), _xp(angle).sin(angle)
     return _stack([_stack([c, s], -1), _stack([-s, c], -1)], -2)
@@ -292,13 +314,14 @@ def motion_aware_log_prob(keypoint, patch_len: int, tau: float):
     tokens of each sequence, ``m`` = :func:`token_motion_magnitude` of the joint patches.
 
     Args:
-        keypoint: ``(..., T, V, C)`` with ``T // patch_len >= 2``.
-        patch_len: frames per token.
-        tau: temperature ``> 0``.
+        keypoint (np.ndarray | torch.Tensor): ``(..., T, V, C)`` with
+            ``T // patch_len >= 2``.
+        patch_len (int): frames per token.
+        tau (float): temperature ``> 0``.
 
     Returns:
-        ``(..., L)`` log-probabilities, ``L = (T // patch_len) * V``; uniform for an
-        all-zero sequence.
+        np.ndarray | torch.Tensor: ``(..., L)`` log-probabilities,
+        ``L = (T // patch_len) * V``; uniform for an all-zero sequence.
     """
     lead = keypoint.shape[:-3]
     motion = token_motion_magnitude(patchify(keypoint, patch_len))

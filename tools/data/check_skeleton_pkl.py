@@ -32,8 +32,11 @@ from typing import List, NamedTuple, Optional, Sequence
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from gfp_mmaction.datasets.validation import (REQUIRED_KEYS,  # noqa: E402
-                                              summarize_annotations, validate_annotations)
+from gfp_mmaction.datasets.validation import (  # noqa: E402
+    REQUIRED_KEYS,
+    summarize_annotations,
+    validate_annotations,
+)
 from gfp_mmaction.utils.joint_layouts import LAYOUTS, get_layout, guess_layout  # noqa: E402
 
 # The frame_dir names each converter writes: (naming, pattern, this project's converter).
@@ -99,7 +102,8 @@ def identify_layout(data) -> Layout:
     body is recorded: neither decides the kind, both matter for preprocessing.
 
     Args:
-        data: the unpickled file (a dict with ``annotations``, or a bare list).
+        data (dict | list): the unpickled file (a dict with ``annotations``, or a bare
+            list).
 
     Returns:
         Layout: the kind, the producer, the features and a note.
@@ -226,7 +230,7 @@ class KeypointFormat(NamedTuple):
     Attributes:
         num_joints (int): joints per person ``V`` (the most common).
         num_coords (int): coordinates per joint ``C``: 3 (3D) or 2 (2D).
-        layout (str or None): the registered layout with ``V`` joints, if exactly one.
+        layout (str, optional): the registered layout with ``V`` joints, if exactly one.
         scored (int): clips with a ``keypoint_score``.
         clips (int): clips with a 4-D keypoint array.
     """

@@ -137,9 +137,17 @@ def build_npz_annotations(path: str, split_name: str, workers: int = 1,
                           skip_bad: bool = False) -> Tuple[dict, dict]:
     """Convert both parts of the ``.npz``.
 
+    Args:
+        path (str): the ``.npz`` (``x_train``, ``y_train``, ``x_test``, ``y_test``).
+        split_name (str): the pickle gets ``<split_name>_train`` and
+            ``<split_name>_val`` (e.g. ``xsub``, ``xview``, ``xset``).
+        workers (int): processes. Defaults to 1.
+        skip_bad (bool): skip malformed samples with a warning instead of failing.
+            Defaults to False.
+
     Returns:
-        ``(data, stats)``: the pickle's content and counts (``rows``, ``converted``,
-        ``bad_skipped``, ``compressed``).
+        tuple[dict, dict]: ``(data, stats)``: the pickle's content and counts (``rows``,
+        ``converted``, ``bad_skipped``, ``compressed``).
     """
     _ARRAYS.clear()  # the file may have changed since an earlier call in this process
     items = []

@@ -118,10 +118,18 @@ def build_ntu_annotations(raw_dir: str, dataset: str, missing: Iterable[str] = (
                           workers: int = 1, skip_bad: bool = False) -> Tuple[dict, dict]:
     """Convert every ``*.skeleton`` file of ``raw_dir`` that belongs to ``dataset``.
 
+    Args:
+        raw_dir (str): folder with the ``.skeleton`` files.
+        dataset (str): ``'ntu60'`` or ``'ntu120'``.
+        missing (Iterable[str]): samples without skeletons, skipped. Defaults to ``()``.
+        workers (int): processes. Defaults to 1.
+        skip_bad (bool): skip malformed files with a warning instead of failing.
+            Defaults to False.
+
     Returns:
-        ``(data, stats)``: the pickle's content and counts (``files``, ``converted``,
-        ``missing_skipped``, ``outside_dataset``, ``bad_skipped`` plus the summed
-        denoising counts of :func:`denoise_ntu`).
+        tuple[dict, dict]: ``(data, stats)``: the pickle's content and counts (``files``,
+        ``converted``, ``missing_skipped``, ``outside_dataset``, ``bad_skipped`` plus the
+        summed denoising counts of :func:`denoise_ntu`).
     """
     if dataset not in DATASETS:
         raise ValueError(f'dataset must be one of {sorted(DATASETS)}, got {dataset!r}')

@@ -78,10 +78,22 @@ def build_pku_annotations(skeleton_dir: str, label_dir: str, split_files: Dict[s
     """Convert every ``*.txt`` video of ``skeleton_dir``; ``split_files`` maps a split
     name (``xsub``) to its split file.
 
+    Args:
+        skeleton_dir (str): folder of ``<video>.txt`` skeletons.
+        label_dir (str): folder of ``<video>.txt`` labels.
+        split_files (dict[str, str]): split name -> official split file.
+        num_classes (int): labels must be ``1..num_classes``. Defaults to
+            ``NUM_CLASSES``.
+        end_inclusive (bool): cut frames ``start..end`` (default ``start..end-1``, as
+            MAMP). Defaults to False.
+        workers (int): processes. Defaults to 1.
+        skip_bad (bool): skip malformed videos with a warning instead of failing.
+            Defaults to False.
+
     Returns:
-        ``(data, stats)``: the pickle's content and counts (``videos``, ``clips``,
-        ``bad_skipped``, ``instances``, ``truncated``, ``empty``, ``all_zero``, and per
-        split ``<name>_unlisted_videos`` (converted but in neither list) and
+        tuple[dict, dict]: ``(data, stats)``: the pickle's content and counts (``videos``,
+        ``clips``, ``bad_skipped``, ``instances``, ``truncated``, ``empty``, ``all_zero``,
+        and per split ``<name>_unlisted_videos`` (converted but in neither list) and
         ``<name>_absent_videos`` (listed, no skeleton file)).
     """
     splits = {name: read_pku_split(path) for name, path in split_files.items()}

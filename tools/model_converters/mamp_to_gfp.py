@@ -80,11 +80,13 @@ def read_mamp_checkpoint(path: str) -> Tuple[Dict[str, torch.Tensor], dict]:
     """Read a MAMP checkpoint.
 
     Args:
-        path: the file MAMP's ``misc.save_model`` wrote (or a bare MAMP state dict).
+        path (str): the file MAMP's ``misc.save_model`` wrote (or a bare MAMP state
+            dict).
 
     Returns:
-        ``(state, info)``: MAMP's state dict (a DataParallel ``module.`` prefix removed)
-        and what the file says about the run: ``epoch`` and ``model_args`` when present.
+        tuple[dict[str, torch.Tensor], dict]: ``(state, info)``: MAMP's state dict (a
+        DataParallel ``module.`` prefix removed) and what the file says about the run:
+        ``epoch`` and ``model_args`` when present.
 
     Raises:
         FileNotFoundError: no such file.
@@ -119,15 +121,16 @@ def convert_mamp_state(state: Dict[str, torch.Tensor], source: str = '<state dic
     """Rename and reshape MAMP's encoder weights to ``SkeletonTransformer``'s.
 
     Args:
-        state: MAMP's state dict (pre-training, linear-probe or fine-tuning model).
-        source: the file, for error messages.
+        state (dict[str, torch.Tensor]): MAMP's state dict (pre-training, linear-probe
+            or fine-tuning model).
+        source (str): the file, for error messages. Defaults to ``'<state dict>'``.
 
     Returns:
-        ``(encoder_state, dropped, shape)``: the encoder's weights under
-        ``SkeletonTransformer``'s names (no prefix), the dropped decoder / head keys,
-        and the ``SkeletonTransformer`` arguments the weights fix (``in_channels``,
-        ``num_frames``, ``num_joints``, ``patch_len``, ``embed_dims``, ``depth``,
-        ``mlp_ratio``, ``qkv_bias``).
+        tuple[dict, list[str], dict]: ``(encoder_state, dropped, shape)``: the encoder's
+        weights under ``SkeletonTransformer``'s names (no prefix), the dropped decoder /
+        head keys, and the ``SkeletonTransformer`` arguments the weights fix
+        (``in_channels``, ``num_frames``, ``num_joints``, ``patch_len``, ``embed_dims``,
+        ``depth``, ``mlp_ratio``, ``qkv_bias``).
 
     Raises:
         NotAMampCheckpoint: no MAMP patch embedding, a key that is neither MAMP's encoder

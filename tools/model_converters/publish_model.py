@@ -44,12 +44,13 @@ def backbone_state(checkpoint: dict, source: str) -> Tuple[Dict[str, torch.Tenso
     """The ``backbone.*`` tensors of a checkpoint.
 
     Args:
-        checkpoint: an MMEngine checkpoint (``{'state_dict': ...}``) or a bare state dict.
-        source: the file, for error messages.
+        checkpoint (dict): an MMEngine checkpoint (``{'state_dict': ...}``) or a bare
+            state dict.
+        source (str): the file, for error messages.
 
     Returns:
-        ``(state, dropped)``: the backbone's tensors under their ``backbone.`` keys, and
-        how many other tensors the state dict held.
+        tuple[dict[str, torch.Tensor], int]: ``(state, dropped)``: the backbone's tensors
+        under their ``backbone.`` keys, and how many other tensors the state dict held.
 
     Raises:
         ValueError: no state dict, or nothing under ``backbone.``; the message names the
@@ -76,8 +77,12 @@ def saved_backbone_cfg(checkpoint: dict) -> Optional[dict]:
     ``meta['backbone_cfg']`` (written by this tool and by ``mamp_to_gfp.py``), else
     ``model.backbone`` of the config text MMEngine's runner saves in ``meta['cfg']``.
 
+    Args:
+        checkpoint (dict): the loaded checkpoint.
+
     Returns:
-        the backbone dict without ``init_cfg`` (a training-machine path), or None.
+        dict | None: the backbone dict without ``init_cfg`` (a training-machine path), or
+        None.
     """
     meta = (checkpoint.get('meta') or {}) if isinstance(checkpoint, dict) else {}
     backbone = meta.get('backbone_cfg')
@@ -117,10 +122,14 @@ def published_path(out_prefix: str, data: bytes) -> str:
 def publish(src: str, out_prefix: str) -> Tuple[str, dict]:
     """Write the published file.
 
+    Args:
+        src (str): the pre-training or recognizer checkpoint.
+        out_prefix (str): output name without the hash (a trailing ``.pth`` is dropped).
+
     Returns:
-        ``(path, summary)``: the file written and ``tensors``, ``dropped``, ``bytes``,
-        ``sha256``, ``checked`` (whether the weights were loaded into the saved config's
-        backbone).
+        tuple[str, dict]: ``(path, summary)``: the file written and ``tensors``,
+        ``dropped``, ``bytes``, ``sha256``, ``checked`` (whether the weights were loaded
+        into the saved config's backbone).
     """
     if not osp.isfile(src):
         raise FileNotFoundError(f'checkpoint {src} does not exist')

@@ -129,10 +129,11 @@ class Subject:
         """One iteration: the training step, or in data mode the data preprocessor alone.
 
         Args:
-            timed (bool): count the data preprocessor's CPU time (data mode).
+            timed (bool): count the data preprocessor's CPU time (data mode). Defaults
+                to False.
 
         Returns:
-            dict, optional: the step's outputs (losses); None in data mode.
+            dict | None: the step's outputs (losses); None in data mode.
         """
         data = next(self.batches)
         if self.mode == 'data':

@@ -27,10 +27,12 @@ class NTUBody:
     """One tracked body of an NTU clip.
 
     Attributes:
-        body_id: Kinect tracking id (the first body field, kept as text: it is a 64-bit
-            integer that a float would round).
-        frames: ``(n,)`` int64, the frame indices where the body was recorded, ascending.
-        joints: ``(n, 25, 3)`` float64 xyz in metres (camera frame), one row per frame.
+        body_id (str): Kinect tracking id (the first body field, kept as text: it is a
+            64-bit integer that a float would round).
+        frames (np.ndarray): ``(n,)`` int64, the frame indices where the body was
+            recorded, ascending.
+        joints (np.ndarray): ``(n, 25, 3)`` float64 xyz in metres (camera frame), one row
+            per frame.
     """
     body_id: str
     frames: np.ndarray
@@ -146,14 +148,14 @@ def denoise_ntu(seq: NTUSequence, path: str = '<sequence>') -> Tuple[np.ndarray,
     Rules 2 and 3 never remove the last body.
 
     Args:
-        seq: the parsed file.
-        path: the file, for error messages.
+        seq (NTUSequence): the parsed file.
+        path (str): the file, for error messages. Defaults to ``'<sequence>'``.
 
     Returns:
-        ``keypoint`` float32 ``(M, T', 25, 3)`` with ``M`` in {1, 2}, actors ordered by
-        motion energy, and counts: ``dropped_length``, ``dropped_spread``,
-        ``dropped_overlap`` (bodies), ``merged`` (bodies joined to an actor's track),
-        ``dropped_frames``.
+        tuple[np.ndarray, dict[str, int]]: ``keypoint`` float32 ``(M, T', 25, 3)`` with
+        ``M`` in {1, 2}, actors ordered by motion energy, and counts: ``dropped_length``,
+        ``dropped_spread``, ``dropped_overlap`` (bodies), ``merged`` (bodies joined to an
+        actor's track), ``dropped_frames``.
 
     Raises:
         SkeletonFormatError: no body has a recorded frame.

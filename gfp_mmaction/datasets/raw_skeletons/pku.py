@@ -17,8 +17,11 @@ def read_pku_skeleton(path: str) -> np.ndarray:
     """Parse a PKU-MMD skeleton file: one line per frame, 150 numbers (2 bodies x 25
     joints x xyz; an absent second body is zeros). Blank lines may only end the file.
 
+    Args:
+        path (str): the skeleton file.
+
     Returns:
-        ``(T, 2, 25, 3)`` float64.
+        np.ndarray: ``(T, 2, 25, 3)`` float64.
     """
     lines = _read_lines(path)
     while lines and not lines[-1].strip():
@@ -34,11 +37,13 @@ def pku_persons(frames: np.ndarray) -> np.ndarray:
     """The persons of a stretch of PKU-MMD frames, in MMAction2's layout.
 
     Args:
-        frames: ``(T, 2, 25, 3)``, as :func:`read_pku_skeleton` returns (or a slice).
+        frames (np.ndarray): ``(T, 2, 25, 3)``, as :func:`read_pku_skeleton` returns (or
+            a slice).
 
     Returns:
-        float32 ``(M, T, 25, 3)``: the persons with any non-zero value in ``frames``, in
-        file order, so a single actor gives ``M = 1``; ``M = 0`` when all are zero.
+        np.ndarray: float32 ``(M, T, 25, 3)``: the persons with any non-zero value in
+        ``frames``, in file order, so a single actor gives ``M = 1``; ``M = 0`` when all are
+        zero.
     """
     present = (frames != 0).any(axis=(0, 2, 3))  # (2,)
     return np.ascontiguousarray(frames.transpose(1, 0, 2, 3)[present].astype(np.float32))
@@ -105,8 +110,11 @@ def read_pku_split(path: str) -> Tuple[List[str], List[str]]:
     lines and separated by commas and/or white space; a ``.txt`` suffix is dropped. The
     second header may also be spelt ``Validation``, ``Testing`` or ``Test``.
 
+    Args:
+        path (str): the split file.
+
     Returns:
-        ``(train_videos, val_videos)``, in file order.
+        tuple[list[str], list[str]]: ``(train_videos, val_videos)``, in file order.
     """
     text = '\n'.join(_read_lines(path))
     headers = list(_SPLIT_HEADER.finditer(text))

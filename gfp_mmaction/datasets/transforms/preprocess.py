@@ -23,8 +23,14 @@ import numpy as np
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
-from ...utils.skeleton_math import (centre_on_first_frame, crop_window, linear_resample_coords,
-                                    rotation_matrix, rotation_matrix_2d, valid_frames)
+from ...utils.skeleton_math import (
+    centre_on_first_frame,
+    crop_window,
+    linear_resample_coords,
+    rotation_matrix,
+    rotation_matrix_2d,
+    valid_frames,
+)
 
 __all__ = ['CentreOnFirstFrame', 'ValidCropResize', 'RandomRotation3D', 'RandomRotation2D',
            'resize_time_linear', 'rotate_coords']
@@ -71,11 +77,11 @@ def rotate_coords(keypoint: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     (``x' = R @ x``); later channels (a score) are copied unchanged.
 
     Args:
-        keypoint: ``(..., C)`` with ``C >= D``.
-        matrix: ``(D, D)``.
+        keypoint (np.ndarray): ``(..., C)`` with ``C >= D``.
+        matrix (np.ndarray): ``(D, D)``.
 
     Returns:
-        ``(..., C)`` float32, contiguous.
+        np.ndarray: ``(..., C)`` float32, contiguous.
     """
     keypoint = keypoint.astype(np.float32)
     dims = matrix.shape[0]
@@ -98,12 +104,12 @@ def resize_time_linear(x: np.ndarray, length: int, axis: int = 1) -> np.ndarray:
     (the coordinates come from :func:`~gfp_mmaction.utils.skeleton_math.linear_resample_coords`).
 
     Args:
-        x: any array with ``L_in >= 1`` entries along ``axis``.
-        length: ``L_out >= 1``.
-        axis: the resampled axis.
+        x (np.ndarray): any array with ``L_in >= 1`` entries along ``axis``.
+        length (int): ``L_out >= 1``.
+        axis (int): the resampled axis. Defaults to 1.
 
     Returns:
-        same shape as ``x`` except ``L_out`` along ``axis``; float32.
+        np.ndarray: same shape as ``x`` except ``L_out`` along ``axis``; float32.
     """
     x = np.moveaxis(np.asarray(x, dtype=np.float32), axis, 0)
     i0, i1, lam = linear_resample_coords(x.shape[0], length)
@@ -196,7 +202,7 @@ class ValidCropResize(BaseTransform):
 
     Args:
         clip_len (int): output frames. Defaults to 120.
-        p_interval (sequence of float): one value (centre crop) or ``(lo, hi)`` with
+        p_interval (Sequence[float]): one value (centre crop) or ``(lo, hi)`` with
             ``0 < lo <= hi <= 1`` (random crop). Defaults to ``(0.5, 1.0)``.
         min_frames (int): lower bound of a random crop's length. Defaults to 64.
     """

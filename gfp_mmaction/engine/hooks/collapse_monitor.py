@@ -45,11 +45,12 @@ class CollapseMonitorHook(Hook):
     model wrapper is taken off); rank 0's values are the ones logged.
 
     Args:
-        interval: iterations between measurements.
-        std_threshold: mean per-dimension std below which a feature set counts as
-            collapsed (absolute, in feature units). On the synthetic demo the targets
+        interval (int): iterations between measurements. Defaults to 50.
+        std_threshold (float): mean per-dimension std below which a feature set counts
+            as collapsed (absolute, in feature units). On the synthetic demo the targets
             stay above 0.08 with the variance regulariser and fall to 0.01-0.02 without.
-        prefix: tag prefix of the logged scalars.
+            Defaults to 0.05.
+        prefix (str): tag prefix of the logged scalars. Defaults to ``'collapse'``.
     """
 
     priority = 'NORMAL'  # before LoggerHook (BELOW_NORMAL): its line follows ours
@@ -106,12 +107,12 @@ class CollapseMonitorHook(Hook):
         """Statistics of one batch.
 
         Args:
-            model: the unwrapped pre-training model.
-            data_batch: a batch as the train dataloader yields it.
+            model (torch.nn.Module): the unwrapped pre-training model.
+            data_batch (dict): a batch as the train dataloader yields it.
 
         Returns:
-            ``{name: dict(std=float, erank=float, dims=int)}`` in the order target levels,
-            ``encoder``, ``encoder_pooled``.
+            dict[str, dict[str, float]]: ``{name: dict(std=float, erank=float, dims=int)}``
+            in the order target levels, ``encoder``, ``encoder_pooled``.
         """
         was_training = model.training
         model.eval()

@@ -14,7 +14,8 @@ class LabelledSubsetHook(Hook):
     ``{work_dir}/{filename}`` (main process only).
 
     Args:
-        filename: file name inside the work dir.
+        filename (str): file name inside the work dir. Defaults to
+            ``'labelled_subset.txt'``.
     """
 
     priority = 'VERY_LOW'

@@ -35,10 +35,11 @@ keyed on (seed, epoch, sample index), so resumption is bitwise exact with any
 ``num_workers``, persistent or not. A per-sample pipeline's workers keep their own random
 states, which live outside the main process; with ``persistent_workers=True`` their
 streams restart from the seed at a resume, so such a run is bitwise exact only with
-``num_workers=0`` or non-persistent workers (re-seeded identically at every epoch). Resuming with a different
-number of processes restores model, optimizer and schedule but not the random states (a
-warning says so). In an iteration-based loop MMEngine re-reads the skipped batches after
-``before_train``, which draws again from the restored generators.
+``num_workers=0`` or non-persistent workers (re-seeded identically at every epoch).
+Resuming with a different number of processes restores model, optimizer and schedule but
+not the random states (a warning says so). In an iteration-based loop MMEngine re-reads
+the skipped batches after ``before_train``, which draws again from the restored
+generators.
 """
 import functools
 import os.path as osp
@@ -50,8 +51,8 @@ from mmengine.fileio import LocalBackend, get_file_backend
 from mmengine.hooks import CheckpointHook
 from mmengine.runner import find_latest_checkpoint
 
-from ..atomic_backend import DiskFullError, write_or_explain
 from ...utils.rng_state import get_rng_state, set_rng_state
+from ..atomic_backend import DiskFullError, write_or_explain
 
 __all__ = ['ResumableCheckpointHook']
 

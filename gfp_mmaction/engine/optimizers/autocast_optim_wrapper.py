@@ -21,7 +21,7 @@ class AutocastOptimWrapper(OptimWrapper):
     ``tools/train.py --amp`` selects it.
 
     Args:
-        dtype (str or torch.dtype): the autocast dtype. Defaults to ``'bfloat16'``.
+        dtype (str | torch.dtype): the autocast dtype. Defaults to ``'bfloat16'``.
         **kwargs: ``OptimWrapper``'s arguments.
     """
 

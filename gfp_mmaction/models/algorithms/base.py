@@ -13,6 +13,13 @@ __all__ = ['MaskedSkeletonPretrainer']
 class MaskedSkeletonPretrainer(BaseModel):
     """Base of the masked skeleton modelling algorithms.
 
+    Its subclasses are :class:`~gfp_mmaction.models.algorithms.MAMP`, `Masked Motion
+    Predictors are Strong 3D Action Representation Learners
+    <https://arxiv.org/abs/2308.07092>`_ (ICCV 2023), and
+    :class:`~gfp_mmaction.models.algorithms.GFP`, `Towards Efficient General Feature
+    Prediction in Masked Skeleton Modeling <https://arxiv.org/abs/2509.03609>`_
+    (ICCV 2025).
+
     Inputs are ``(N, num_clips, M, T, V, C)`` joints and the token masks, from either
     data path:
 
@@ -26,6 +33,14 @@ class MaskedSkeletonPretrainer(BaseModel):
 
     Modes: ``'loss'`` (training), ``'tensor'`` (full-sequence encoder features
     ``(N * num_clips, M, D, T_e, V)``).
+
+    Args:
+        backbone (dict): the encoder's config.
+        neck (dict): the decoder's config.
+        head (dict): the head's (losses') config.
+        data_preprocessor (dict, optional): the data preprocessor's config. Defaults to
+            None (``ActionDataPreprocessor``).
+        init_cfg (dict, optional): MMEngine's initialisation config. Defaults to None.
     """
 
     def __init__(self,
@@ -87,14 +102,17 @@ class MaskedSkeletonPretrainer(BaseModel):
         """The token mask of the batch, from either data path.
 
         Args:
-            data_samples: ``dict(visible_index=(B, L_vis) tensor)`` (batched path) or a
-                list of data samples with a ``token_mask`` field (per-sample path).
-            device: where the mask goes.
-            num_tokens: ``L``, needed for the batched path's mask.
+            data_samples (dict | list): ``dict(visible_index=(B, L_vis) tensor)``
+                (batched path) or a list of data samples with a ``token_mask`` field
+                (per-sample path).
+            device (torch.device): where the mask goes.
+            num_tokens (int, optional): ``L``, needed for the batched path's mask.
+                Defaults to None.
 
         Returns:
-            mask ``(B, L)`` bool on ``device`` (True = masked) and the visible count per
-            sequence, known on the host (a shape) so that the step needs no device sync.
+            tuple[torch.Tensor, int]: mask ``(B, L)`` bool on ``device`` (True = masked)
+            and the visible count per sequence, known on the host (a shape) so that the
+            step needs no device sync.
         """
         if isinstance(data_samples, dict) and 'visible_index' in data_samples:
             index = data_samples['visible_index'].to(device)

@@ -13,16 +13,22 @@ __all__ = ['GFP']
 class GFP(MaskedSkeletonPretrainer):
     """General Feature Prediction (ICCV 2025).
 
+    Implementation of `Towards Efficient General Feature Prediction in Masked Skeleton
+    Modeling <https://arxiv.org/abs/2509.03609>`_ (Sun et al., ICCV 2025).
+
     The encoder sees only the visible tokens; the hierarchical decoder predicts, at
     four temporal scales, the features that the target generation network (TGN) makes
     from the whole sequence's motion; both networks train together, and a variance /
     covariance regulariser keeps the targets from collapsing.
 
     Args:
-        backbone: the encoder (``SkeletonTransformer``).
-        neck: the decoder (``HierarchicalDecoder``).
-        target_generator: the TGN (``MotionTargetGenerator``).
-        head: the losses (``GFPHead``).
+        backbone (dict): the encoder (``SkeletonTransformer``).
+        neck (dict): the decoder (``HierarchicalDecoder``).
+        target_generator (dict): the TGN (``MotionTargetGenerator``).
+        head (dict): the losses (``GFPHead``).
+        data_preprocessor (dict, optional): as :class:`MaskedSkeletonPretrainer`.
+            Defaults to None (``ActionDataPreprocessor``).
+        init_cfg (dict, optional): MMEngine's initialisation config. Defaults to None.
     """
 
     def __init__(self,

@@ -13,7 +13,11 @@ __all__ = ['MAMP']
 class MAMP(MaskedSkeletonPretrainer):
     """Masked Motion Prediction: the decoder regresses the motion ``x[t + 1] - x[t]`` of
     every masked token. Same encoder, transforms and masking as :class:`GFP`; the target
-    is the head's (:meth:`MAMPHead.construct_target`)."""
+    is the head's (:meth:`MAMPHead.construct_target`).
+
+    Implementation of `Masked Motion Predictors are Strong 3D Action Representation
+    Learners <https://arxiv.org/abs/2308.07092>`_ (Mao et al., ICCV 2023).
+    """
 
     def loss(self, inputs: torch.Tensor, data_samples: List) -> Dict[str, torch.Tensor]:
         joints, person_weight, mask, num_visible = self.masked_batch(inputs, data_samples)

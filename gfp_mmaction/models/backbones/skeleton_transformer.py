@@ -184,12 +184,13 @@ class SkeletonTransformer(BaseModule):
         """Pre-training mode: encode the visible tokens only.
 
         Args:
-            joints: ``(B, T, V, C)``, persons folded into ``B``.
-            mask: ``(B, L)`` bool, True = masked, ``L = T_e * V``.
-            num_visible: visible tokens per sequence ``L_vis``.
+            joints (torch.Tensor): ``(B, T, V, C)``, persons folded into ``B``.
+            mask (torch.Tensor): ``(B, L)`` bool, True = masked, ``L = T_e * V``.
+            num_visible (int): visible tokens per sequence ``L_vis``.
 
         Returns:
-            latent ``(B, L_vis, D)`` and the visible tokens' grid positions ``(B, L_vis)``.
+            tuple[torch.Tensor, torch.Tensor]: latent ``(B, L_vis, D)`` and the visible
+            tokens' grid positions ``(B, L_vis)``.
         """
         tokens = self.embed(joints).flatten(1, 2)
         if mask.shape != tokens.shape[:2]:

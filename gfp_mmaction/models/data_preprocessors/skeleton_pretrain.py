@@ -7,8 +7,14 @@ from mmengine.logging import MessageHub
 from mmengine.model import BaseDataPreprocessor
 
 from ...utils.counter_rng import sample_keys, uniform
-from ...utils.skeleton_math import (crop_window, gumbel, linear_resample_coords,
-                                    motion_aware_log_prob, rotation_matrix, rotation_matrix_2d)
+from ...utils.skeleton_math import (
+    crop_window,
+    gumbel,
+    linear_resample_coords,
+    motion_aware_log_prob,
+    rotation_matrix,
+    rotation_matrix_2d,
+)
 
 __all__ = ['SkeletonPretrainPreprocessor', 'augmentation_draws']
 
@@ -29,15 +35,15 @@ def augmentation_draws(seed: int, epoch: int, index: torch.Tensor, num_person: i
     the number of data-loader workers, processes or restarts.
 
     Args:
-        seed: the run's seed.
-        epoch: the training epoch.
-        index: ``(B,)`` int64 dataset indices of the batch's samples.
-        num_person: persons per sample ``M``.
-        num_tokens: tokens per person ``L``.
+        seed (int): the run's seed.
+        epoch (int): the training epoch.
+        index (torch.Tensor): ``(B,)`` int64 dataset indices of the batch's samples.
+        num_person (int): persons per sample ``M``.
+        num_tokens (int): tokens per person ``L``.
 
     Returns:
-        ``crop`` ``(B, 2)`` float64 (length, start), ``angles`` ``(B, 3)`` float64 and
-        ``tokens`` ``(B, M, L)`` float32, all uniform in ``[0, 1)``.
+        dict[str, torch.Tensor]: ``crop`` ``(B, 2)`` float64 (length, start), ``angles``
+        ``(B, 3)`` float64 and ``tokens`` ``(B, M, L)`` float32, all uniform in ``[0, 1)``.
     """
     keys = sample_keys(seed, epoch, index)
     device = index.device
@@ -95,7 +101,7 @@ class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
 
     Args:
         clip_len (int): frames after resizing. Defaults to 120.
-        p_interval (sequence of float): ``(lo, hi)`` crop fraction range, or ``(p,)`` for
+        p_interval (Sequence[float]): ``(lo, hi)`` crop fraction range, or ``(p,)`` for
             a centre crop. Defaults to ``(0.5, 1.0)``.
         min_frames (int): shortest random crop. Defaults to 64.
         max_angle (float): largest rotation angle per axis, radians. Defaults to 0.3.
@@ -170,7 +176,8 @@ class SkeletonPretrainPreprocessor(BaseDataPreprocessor):
             raise ValueError(f'{name}: need tau > 0, max_angle >= 0 and min_frames >= 1, got '
                              f'tau={tau}, max_angle={max_angle}, min_frames={min_frames}')
         self.clip_len, self.p_interval, self.min_frames = clip_len, p_interval, min_frames
-        self.max_angle, self.centre_joint, self.person_pad = float(max_angle), centre_joint, person_pad
+        self.max_angle, self.centre_joint = float(max_angle), centre_joint
+        self.person_pad = person_pad
         self.coord_dims, self.rotation = coord_dims, rotation
         self.masking, self.mask_ratio, self.tau = masking, float(mask_ratio), float(tau)
         if visible_rounding not in ('round', 'floor'):

@@ -20,14 +20,18 @@ class FinetuneHead(BaseHead):
     a feature came from. As in MAMP's code, the dropout acts on the encoder features.
 
     Args:
-        num_classes: classes.
-        in_channels: backbone width ``C``.
-        num_joints: ``V``.
-        hidden_dims: width of the hidden layer.
-        dropout: dropout probability on the encoder features.
-        loss_cls, label_smooth_eps, topk, average_clips: as MMAction2's ``BaseHead``
-            (MAMP fine-tunes with label smoothing 0.1).
-        init_cfg: xavier-uniform linears with zero bias, as MAMP initialises them.
+        num_classes (int): classes.
+        in_channels (int): backbone width ``C``. Defaults to 256.
+        num_joints (int): ``V``. Defaults to 25.
+        hidden_dims (int): width of the hidden layer. Defaults to 2048.
+        dropout (float): dropout probability on the encoder features. Defaults to 0.3.
+        loss_cls (dict): as MMAction2's ``BaseHead``. Defaults to
+            ``dict(type='CrossEntropyLoss')``.
+        average_clips (str): as MMAction2's ``BaseHead``. Defaults to ``'prob'``.
+        init_cfg (dict | list[dict]): xavier-uniform linears with zero bias, as MAMP
+            initialises them.
+        **kwargs: the rest of MMAction2's ``BaseHead`` arguments (``label_smooth_eps``,
+            ``topk``, ...; MAMP fine-tunes with label smoothing 0.1).
     """
 
     def __init__(self,

@@ -13,13 +13,16 @@ class GFPHead(BaseModule):
     """``L = 5 * L_pred + sum_k (5 * L_cov(Z_k) + 1 * L_var(Z_k))``, terms logged apart.
 
     Args:
-        prediction_loss: config of the prediction loss (default: 5 x mean-of-levels MSE).
-        regularizer: config of the regulariser on the TGN outputs (default: VICReg-style
-            variance weight 1, covariance weight 5, its batch statistics taken over the
-            whole batch of all data-parallel processes: ``gather_distributed=True``), or
-            None to switch it off (ablation: the targets then collapse).
-        stop_grad_targets: stop the prediction loss's gradient into the TGN, which then
-            learns from the regulariser only (ablation; default: trained jointly).
+        prediction_loss (dict): config of the prediction loss (default: 5 x
+            mean-of-levels MSE).
+        regularizer (dict, optional): config of the regulariser on the TGN outputs
+            (default: VICReg-style variance weight 1, covariance weight 5, its batch
+            statistics taken over the whole batch of all data-parallel processes:
+            ``gather_distributed=True``), or None to switch it off (ablation: the targets
+            then collapse).
+        stop_grad_targets (bool): stop the prediction loss's gradient into the TGN, which
+            then learns from the regulariser only (ablation; default: trained jointly).
+        init_cfg (dict, optional): MMEngine's initialisation config. Defaults to None.
     """
 
     def __init__(self,
@@ -35,14 +38,18 @@ class GFPHead(BaseModule):
 
     def loss(self, predictions: Sequence[torch.Tensor], targets: Sequence[torch.Tensor],
              person_weight: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
-        """
+        """The losses of one batch.
+
         Args:
-            predictions: per level ``(B, n_k, C_t)`` from the decoder.
-            targets: per level ``(B, n_k, C_t)`` from the TGN.
-            person_weight: ``(B,)`` 1 for real persons, 0 for padded ones.
+            predictions (Sequence[torch.Tensor]): per level ``(B, n_k, C_t)`` from the
+                decoder.
+            targets (Sequence[torch.Tensor]): per level ``(B, n_k, C_t)`` from the TGN.
+            person_weight (torch.Tensor, optional): ``(B,)`` 1 for real persons, 0 for
+                padded ones. Defaults to None.
 
         Returns:
-            ``loss_pred`` and, with the regulariser, ``loss_var`` and ``loss_cov``.
+            dict[str, torch.Tensor]: ``loss_pred`` and, with the regulariser, ``loss_var``
+            and ``loss_cov``.
         """
         prediction_targets = [t.detach() for t in targets] if self.stop_grad_targets else targets
         losses = dict(loss_pred=self.prediction_loss(predictions, prediction_targets,

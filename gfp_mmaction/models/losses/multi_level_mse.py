@@ -18,8 +18,9 @@ class MultiLevelMSELoss(nn.Module):
     masked positions) and feature dims, then over the persons with weight 1.
 
     Args:
-        loss_weight: paper: 5.
-        level_weights: per-level weights, normalised to sum 1; None = equal.
+        loss_weight (float): paper: 5. Defaults to 5.0.
+        level_weights (Sequence[float], optional): per-level weights, normalised to sum
+            1; None = equal. Defaults to None.
     """
 
     def __init__(self, loss_weight: float = 5.0, level_weights: Optional[Sequence[float]] = None):

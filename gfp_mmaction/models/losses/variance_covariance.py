@@ -129,11 +129,13 @@ def variance_loss(z: torch.Tensor, weight: Optional[torch.Tensor] = None,
     """``(1 / C) * sum_i max(0, 1 - sqrt(Var(z[:, i]) + eps))`` of one process's rows.
 
     Args:
-        z: ``(n, C)`` rows = samples (tokens), columns = feature dims.
-        weight: ``(n,)`` 0/1 row weights (rows with 0 are left out), or None.
+        z (torch.Tensor): ``(n, C)`` rows = samples (tokens), columns = feature dims.
+        weight (torch.Tensor, optional): ``(n,)`` 0/1 row weights (rows with 0 are left
+            out), or None. Defaults to None.
+        eps (float): inside the square root. Defaults to 1e-4.
 
     Returns:
-        scalar. The variance is unbiased (divides by ``n - 1``), as in VICReg.
+        torch.Tensor: scalar. The variance is unbiased (divides by ``n - 1``), as in VICReg.
     """
     return variance_term(batch_covariances([z], [_weight(z, weight)])[0], eps)
 
@@ -142,11 +144,12 @@ def covariance_loss(z: torch.Tensor, weight: Optional[torch.Tensor] = None) -> t
     """``(1 / C) * sum_{i != j} Cov(z)[i, j]^2`` on centred features, one process's rows.
 
     Args:
-        z: ``(n, C)``.
-        weight: ``(n,)`` 0/1 row weights, or None.
+        z (torch.Tensor): ``(n, C)``.
+        weight (torch.Tensor, optional): ``(n,)`` 0/1 row weights, or None. Defaults to
+            None.
 
     Returns:
-        scalar.
+        torch.Tensor: scalar.
     """
     return covariance_term(batch_covariances([z], [_weight(z, weight)])[0])
 
@@ -160,13 +163,14 @@ class VarianceCovarianceLoss(nn.Module):
     ``loss_cov = cov_weight * sum_k L_cov`` (paper: 1 and 5).
 
     Args:
-        var_weight: weight of ``L_var`` (paper: 1).
-        cov_weight: weight of ``L_cov`` (paper: 5).
-        eps: inside the square root of ``L_var`` (paper: 1e-4).
-        gather_distributed: in a data-parallel run, compute the statistics over the whole
-            batch of all processes (default: the objective does not depend on the number
-            of processes); False = each process's own share (the objective then changes
-            with the per-process batch).
+        var_weight (float): weight of ``L_var`` (paper: 1). Defaults to 1.0.
+        cov_weight (float): weight of ``L_cov`` (paper: 5). Defaults to 5.0.
+        eps (float): inside the square root of ``L_var`` (paper: 1e-4). Defaults to
+            1e-4.
+        gather_distributed (bool): in a data-parallel run, compute the statistics over
+            the whole batch of all processes (default: the objective does not depend on
+            the number of processes); False = each process's own share (the objective
+            then changes with the per-process batch). Defaults to True.
     """
 
     def __init__(self, var_weight: float = 1.0, cov_weight: float = 5.0, eps: float = 1e-4,

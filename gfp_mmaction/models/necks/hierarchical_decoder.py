@@ -27,19 +27,23 @@ class HierarchicalDecoder(BaseModule):
     person. No block sees the full 750-token grid, which is what makes GFP cheap.
 
     Args:
-        in_dims: encoder width.
-        embed_dims: decoder width.
-        num_rows: patch rows ``T_e`` of the grid.
-        num_joints: ``V``.
-        pool_kernels: patch rows per token at each local level, increasing, each
-            dividing the next and the last dividing ``num_rows``.
-        depths: transformer blocks per local level.
-        num_heads: attention heads.
-        mlp_ratio: MLP hidden width / ``embed_dims``.
-        target_dims: width ``C_t`` of the targets.
-        global_token: ``'mean_mlp'`` (mean of the last level's tokens, then an MLP) or
-            ``'query'`` (a learned query attending to the last level's tokens in one block).
-        global_hidden: hidden width of the ``'mean_mlp'`` MLP.
+        in_dims (int): encoder width. Defaults to 256.
+        embed_dims (int): decoder width. Defaults to 256.
+        num_rows (int): patch rows ``T_e`` of the grid. Defaults to 30.
+        num_joints (int): ``V``. Defaults to 25.
+        pool_kernels (Sequence[int]): patch rows per token at each local level,
+            increasing, each dividing the next and the last dividing ``num_rows``.
+            Defaults to ``(5, 10, 30)``.
+        depths (Sequence[int]): transformer blocks per local level. Defaults to
+            ``(2, 1, 1)``.
+        num_heads (int): attention heads. Defaults to 8.
+        mlp_ratio (float): MLP hidden width / ``embed_dims``. Defaults to 4.0.
+        target_dims (int): width ``C_t`` of the targets. Defaults to 256.
+        global_token (str): ``'mean_mlp'`` (mean of the last level's tokens, then an MLP)
+            or ``'query'`` (a learned query attending to the last level's tokens in one
+            block). Defaults to ``'mean_mlp'``.
+        global_hidden (int): hidden width of the ``'mean_mlp'`` MLP. Defaults to 1024.
+        init_cfg (dict, optional): MMEngine's initialisation config. Defaults to None.
     """
 
     def __init__(self,
@@ -99,11 +103,13 @@ class HierarchicalDecoder(BaseModule):
         """Predict every level's targets.
 
         Args:
-            latent: ``(B, L_vis, D_in)`` encoder output on the visible tokens.
-            visible_index: ``(B, L_vis)`` their grid positions.
+            latent (torch.Tensor): ``(B, L_vis, D_in)`` encoder output on the visible
+                tokens.
+            visible_index (torch.Tensor): ``(B, L_vis)`` their grid positions.
 
         Returns:
-            one ``(B, n_k, C_t)`` tensor per level, ``n_k`` = 150, 75, 25, 1 by default.
+            list[torch.Tensor]: one ``(B, n_k, C_t)`` tensor per level, ``n_k`` = 150, 75,
+            25, 1 by default.
         """
         grid = self.grid(latent, visible_index)  # (B, T_e, V, D)
         predictions = []

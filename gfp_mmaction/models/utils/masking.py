@@ -13,12 +13,13 @@ def visible_indices(mask: torch.Tensor, num_visible: int) -> torch.Tensor:
     """Positions of the visible tokens, in increasing order.
 
     Args:
-        mask: ``(B, L)`` bool, True = masked, exactly ``num_visible`` False per row.
-        num_visible: ``L_vis``; passed in (it is known on the host) so that no
+        mask (torch.Tensor): ``(B, L)`` bool, True = masked, exactly ``num_visible``
+            False per row.
+        num_visible (int): ``L_vis``; passed in (it is known on the host) so that no
             device-to-host sync is needed here.
 
     Returns:
-        ``(B, L_vis)`` long.
+        torch.Tensor: ``(B, L_vis)`` long.
     """
     # A stable sort puts the False (visible) entries first, in token order.
     order = torch.sort(mask.to(torch.uint8), dim=1, stable=True).indices
@@ -35,13 +36,14 @@ def scatter_visible(visible: torch.Tensor, index: torch.Tensor, fill: torch.Tens
     """Place visible tokens back on the full grid, ``fill`` elsewhere.
 
     Args:
-        visible: ``(B, L_vis, D)``.
-        index: ``(B, L_vis)`` positions of ``visible`` in the grid.
-        fill: ``(D,)`` the token for every other position (the mask token).
-        length: ``L``.
+        visible (torch.Tensor): ``(B, L_vis, D)``.
+        index (torch.Tensor): ``(B, L_vis)`` positions of ``visible`` in the grid.
+        fill (torch.Tensor): ``(D,)`` the token for every other position (the mask
+            token).
+        length (int): ``L``.
 
     Returns:
-        ``(B, L, D)``.
+        torch.Tensor: ``(B, L, D)``.
     """
     B, _, D = visible.shape
     full = fill.to(visible.dtype).expand(B, length, D).clone()

@@ -9,10 +9,24 @@ from typing import Callable, List, Sequence, Tuple
 
 import numpy as np
 
-from .kinematics import (FEET, FPS, NECK, NUM_JOINTS, R_ELB, R_HAND, R_WRI, Pose, Style,
-                         Timeline, euler_to_matrix, forward_kinematics, keyframes,
-                         pose_joints, smoothstep, yaw_matrix)
-
+from .kinematics import (
+    FEET,
+    FPS,
+    NECK,
+    NUM_JOINTS,
+    R_ELB,
+    R_HAND,
+    R_WRI,
+    Pose,
+    Style,
+    Timeline,
+    euler_to_matrix,
+    forward_kinematics,
+    keyframes,
+    pose_joints,
+    smoothstep,
+    yaw_matrix,
+)
 
 # --------------------------------------------------------------------------- actions
 # Each action takes (T, rng, styles) and returns (poses, gap): one Pose per person and,
@@ -289,8 +303,15 @@ def perform(label: int, T: int, rng: np.random.Generator,
              styles: Sequence[Style]) -> np.ndarray:
     """One performance in scene coordinates (floor at y = 0, centred on x = z = 0).
 
+    Args:
+        label (int): the action, an index into :data:`ACTIONS`.
+        T (int): frames.
+        rng (np.random.Generator): the generator of every random draw.
+        styles (Sequence[Style]): the performers, one per person of the action (the
+            first ``M`` are used).
+
     Returns:
-        ``(M, T, 25, 3)`` float64.
+        np.ndarray: ``(M, T, 25, 3)`` float64.
     """
     _, script, persons, _, backwards = ACTIONS[label]
     poses, gap = script(T, rng, styles[:persons])

@@ -81,7 +81,7 @@ def bulk_synthetic_ntu(num_clips: int, seed: int = 0, **kwargs) -> Dict:
 
     Args:
         num_clips (int): clips of the result (>= 1).
-        seed (int): the generator's seed.
+        seed (int): the generator's seed. Defaults to 0.
         **kwargs: further arguments of :func:`generate_synthetic_ntu` (``min_frames``,
             ``max_frames``, ``num_classes``, ``subjects``, ...).
 

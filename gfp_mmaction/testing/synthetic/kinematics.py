@@ -13,7 +13,6 @@ from typing import List, Sequence
 
 import numpy as np
 
-
 FPS = 30
 NUM_JOINTS = 25
 
@@ -107,12 +106,13 @@ def forward_kinematics(offsets: np.ndarray, local_rot: np.ndarray,
     ``pos[j] = pos[parent] + G[parent] @ offsets[j]`` with ``G[j] = G[parent] @ R[j]``.
 
     Args:
-        offsets: ``(25, 3)`` rest offset of every joint from its parent (root's unused).
-        local_rot: ``(T, 25, 3, 3)`` local rotation of every joint.
-        root_pos: ``(T, 3)`` position of the root (spine base).
+        offsets (np.ndarray): ``(25, 3)`` rest offset of every joint from its parent
+            (root's unused).
+        local_rot (np.ndarray): ``(T, 25, 3, 3)`` local rotation of every joint.
+        root_pos (np.ndarray): ``(T, 3)`` position of the root (spine base).
 
     Returns:
-        ``(T, 25, 3)`` joint positions; vectorised over frames.
+        np.ndarray: ``(T, 25, 3)`` joint positions; vectorised over frames.
     """
     T = local_rot.shape[0]
     glob = np.empty((T, NUM_JOINTS, 3, 3))

@@ -72,11 +72,11 @@ def ntu25_to_coco17(keypoint: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """NTU-25 joints -> COCO-17 keypoints by :data:`COCO17_FROM_NTU25`.
 
     Args:
-        keypoint: ``(..., 25, C)`` float; an absent joint is all zeros.
+        keypoint (np.ndarray): ``(..., 25, C)`` float; an absent joint is all zeros.
 
     Returns:
-        ``(coco (..., 17, C) float64, visible (..., 17) bool)``: a keypoint is visible
-        where every joint it is made from is present, else its coordinates are 0.
+        tuple: ``(coco (..., 17, C) float64, visible (..., 17) bool)``: a keypoint is
+        visible where every joint it is made from is present, else its coordinates are 0.
     """
     keypoint = np.asarray(keypoint, dtype=np.float64)
     present = (keypoint != 0).any(axis=-1)  # (..., 25)
@@ -95,14 +95,15 @@ def project_pinhole(points: np.ndarray, focal: float = 1000.0,
     ``u = w / 2 + focal * x / z``, ``v = h / 2 - focal * (y - camera_height) / z``.
 
     Args:
-        points: ``(..., 3)``, metres, ``z > 0``.
-        focal: focal length, pixels. Defaults to 1000 (NTU's Kinect v2 colour camera
-            has about 1060 at 1920 x 1080).
-        img_shape: ``(h, w)``. Defaults to ``(1080, 1920)``.
-        camera_height: the camera's height above the floor, metres. Defaults to 0.9.
+        points (np.ndarray): ``(..., 3)``, metres, ``z > 0``.
+        focal (float): focal length, pixels. Defaults to 1000 (NTU's Kinect v2 colour
+            camera has about 1060 at 1920 x 1080).
+        img_shape (tuple[int, int]): ``(h, w)``. Defaults to ``(1080, 1920)``.
+        camera_height (float): the camera's height above the floor, metres. Defaults to
+            0.9.
 
     Returns:
-        ``(..., 2)`` float64 ``(u, v)``.
+        np.ndarray: ``(..., 2)`` float64 ``(u, v)``.
     """
     h, w = img_shape
     x, y, z = points[..., 0], points[..., 1] - camera_height, points[..., 2]

@@ -76,22 +76,29 @@ def generate_synthetic_ntu(num_classes: int = 10, subjects: int = 8, views: int 
     on camera 1 and trains on the others.
 
     Args:
-        num_classes: the first ``num_classes`` of :data:`SYNTHETIC_NTU_CLASSES` (1-18);
-            the default 10 include two interactions (handshake, push).
-        subjects: performers (>= 2, so both xsub splits are non-empty).
-        views: cameras (>= 2, so both xview splits are non-empty).
-        reps: takes of every action per subject and camera.
-        seed: non-negative integer; equal seeds give identical data.
-        min_frames, max_frames: clip length bounds ``T`` (8 <= min <= max).
-        view_yaws: camera yaw in degrees per view; default evenly spread over
-            ``[-45, 45]`` (NTU's three cameras).
-        noise_std: std of the Gaussian sensor noise per coordinate, metres.
-        drop_prob: chance that a clip's performer loses 1-3 joints for 2-10 frames.
+        num_classes (int): the first ``num_classes`` of :data:`SYNTHETIC_NTU_CLASSES`
+            (1-18); the default 10 include two interactions (handshake, push).
+        subjects (int): performers (>= 2, so both xsub splits are non-empty). Defaults
+            to 8.
+        views (int): cameras (>= 2, so both xview splits are non-empty). Defaults to 3.
+        reps (int): takes of every action per subject and camera. Defaults to 2.
+        seed (int): non-negative integer; equal seeds give identical data. Defaults to
+            0.
+        min_frames (int): shortest clip ``T`` (8 <= min_frames <= max_frames). Defaults
+            to 40.
+        max_frames (int): longest clip ``T``. Defaults to 300.
+        view_yaws (Sequence[float], optional): camera yaw in degrees per view; default
+            evenly spread over ``[-45, 45]`` (NTU's three cameras).
+        noise_std (float): std of the Gaussian sensor noise per coordinate, metres.
+            Defaults to 0.004.
+        drop_prob (float): chance that a clip's performer loses 1-3 joints for 2-10
+            frames. Defaults to 0.25.
 
     Returns:
-        ``dict(split=..., annotations=[...])`` as described in the module docstring;
-        ``keypoint`` is float32 ``(M, T, 25, 3)`` with ``M`` 1 or 2, labels are
-        ``0 .. num_classes - 1`` and ``frame_dir`` is ``S001C{view}P{subject}R{rep}A{label+1}``.
+        dict: ``dict(split=..., annotations=[...])`` as described in the module
+        docstring; ``keypoint`` is float32 ``(M, T, 25, 3)`` with ``M`` 1 or 2, labels
+        are ``0 .. num_classes - 1`` and ``frame_dir`` is
+        ``S001C{view}P{subject}R{rep}A{label+1}``.
     """
     num_classes = check_int('num_classes', num_classes, 1, len(ACTIONS))
     subjects = check_int('subjects', subjects, 2, 999)
@@ -142,8 +149,12 @@ def write_synthetic_ntu(path: str, **kwargs) -> Dict:
     Written atomically (:func:`gfp_mmaction.utils.atomic_write`): readers never see a
     partial file; parent folders are created.
 
+    Args:
+        path (str): the ``.pkl`` file to write.
+        **kwargs: the arguments of :func:`generate_synthetic_ntu`.
+
     Returns:
-        The generated dict.
+        dict: the generated dict.
     """
     data = generate_synthetic_ntu(**kwargs)
     atomic_write(path, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL), fsync=False)
