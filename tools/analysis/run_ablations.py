@@ -51,24 +51,20 @@ TGN = 'model.target_generator.'
 
 # name: (config, --cfg-options, what it changes); None config = no pre-training.
 VARIANTS = {
-    'gfp': (GFP_CONFIG, [], 'GFP as shipped (defaults of configs/_base_/models/gfp.py)'),
+    'gfp': (GFP_CONFIG, [], 'GFP as configured: TGN with LayerNorm, pool then MLP, motion '
+                            'input; joint training; mean + MLP global token; decoder 1 / 1 / 1'),
     'tgn_norm_none': (GFP_CONFIG, [TGN + 'norm=none'], 'TGN hidden layers: no norm'),
     'tgn_norm_bn': (GFP_CONFIG, [TGN + 'norm=BN'], 'TGN hidden layers: BatchNorm'),
-    'tgn_norm_ln': (GFP_CONFIG, [TGN + 'norm=LN'], 'TGN hidden layers: LayerNorm'),
-    'tgn_pool_mlp': (GFP_CONFIG, [TGN + 'pooling=pool_mlp'],
-                     'TGN: pool the motion patches, then the MLP'),
     'tgn_mlp_pool': (GFP_CONFIG, [TGN + 'pooling=mlp_pool'],
                      'TGN: MLP per motion patch, then pool'),
     'tgn_concat': (GFP_CONFIG, [TGN + 'pooling=concat'],
                    "TGN: the window's motion patches concatenated, then the MLP"),
-    'tgn_input_joints': (GFP_CONFIG, [TGN + 'input=joints'],
+    'tgn_input_joints': (GFP_CONFIG, [TGN + 'source=joints'],
                          'TGN input: joint positions instead of motion'),
-    'tgn_input_motion': (GFP_CONFIG, [TGN + 'input=motion'], 'TGN input: motion'),
     'stop_grad': (GFP_CONFIG, ['model.head.stop_grad_targets=True'],
                   'stop-gradient targets (the TGN trains only through L_var / L_cov)'),
     'global_query': (GFP_CONFIG, ['model.neck.global_token=query'],
                      'global token: a learned query instead of mean + MLP'),
-    'decoder_111': (GFP_CONFIG, ['model.neck.depths=(1,1,1)'], 'decoder depths 1 / 1 / 1'),
     'decoder_211': (GFP_CONFIG, ['model.neck.depths=(2,1,1)'], 'decoder depths 2 / 1 / 1'),
     'decoder_222': (GFP_CONFIG, ['model.neck.depths=(2,2,2)'], 'decoder depths 2 / 2 / 2'),
     'mamp': (MAMP_CONFIG, [], 'MAMP baseline, same wall time as gfp'),
