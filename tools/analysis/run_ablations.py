@@ -37,8 +37,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from gfp_mmaction.evaluation.frozen_probe import (  # noqa: E402
-    linear_probe_accuracy, motion_energy_features)
+from gfp_mmaction.evaluation.frozen_probe import linear_probe_accuracy, motion_energy_features  # noqa: E402
 from gfp_mmaction.evaluation.retrieval_metric import nearest_neighbour_accuracy  # noqa: E402
 from gfp_mmaction.utils import atomic_write  # noqa: E402
 
@@ -154,13 +153,12 @@ def time_ratio(work_dir: Path) -> float:
 def random_checkpoint(seed: int, run_dir: Path) -> Path:
     """The pre-training model of ``GFP_CONFIG`` with the seed's initial weights."""
     import torch
+    from mmaction.registry import MODELS
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmengine.runner import set_random_seed
 
-    import gfp_mmaction  # noqa: F401
-    from gfp_mmaction.utils import model_config
-    from mmaction.registry import MODELS
+    from gfp_mmaction.utils import model_config  # gfp_mmaction (and its fixes) loaded above
     init_default_scope('mmaction')
     set_random_seed(seed)
     model = MODELS.build(model_config(Config.fromfile(REPO / GFP_CONFIG)))
