@@ -149,14 +149,15 @@ class MotionTargetGenerator(BaseModule):
         self.apply(init_transformer_weights)
 
     @property
-    def num_levels(self) -> int:
-        """Local levels plus the global one."""
-        return len(self.local_mlps) + 1
+    def level_dims(self) -> List[int]:
+        """Width of the targets at each level (its MLP's output), local levels first, the
+        global level last: ``C_t`` each."""
+        return [mlp[-1].out_features for mlp in (*self.local_mlps, self.global_mlp)]
 
     @property
-    def level_dims(self) -> List[int]:
-        """Width of the targets at each level, local levels first: ``C_t`` each."""
-        return [self.target_dims] * self.num_levels
+    def num_levels(self) -> int:
+        """Local levels plus the global one."""
+        return len(self.level_dims)
 
     def motion_patches(self, joints: torch.Tensor) -> torch.Tensor:
         """``(B, T, V, C)`` joints -> ``(B, T_e, V, l * C)`` motion patches (with
