@@ -5,11 +5,11 @@ Two ways to install, two lists:
 - ``install_requires`` below holds the RANGES the code supports, so that ``pip install -e .``
   adds the plugin to an environment that already has MMAction2 without replacing its torch,
   mmengine or numpy. Each bound is a fact about the code or the oldest release the tests
-  were run on; the reason stands beside it. (scipy, opencv, einops come with mmaction2's own requirements: the
-  plugin does not import them.)
+  were run on; the reason stands beside it. (scipy, opencv, einops come with mmaction2's
+  own requirements: the plugin does not import them.)
 - ``requirements.txt`` holds the EXACT set measured on a fresh machine (``pip install -r
   requirements.txt -e .``). Every pin there satisfies the range here
-  (``tests/test_install_metadata.py`` checks it).
+  (``tests/package/test_install_metadata.py`` checks it).
 
 mmcv is not in ``install_requires``: the plugin works with either distribution of the
 ``mmcv`` package, full ``mmcv`` (with compiled ops) or ``mmcv-lite`` (pure Python; the
@@ -53,7 +53,8 @@ INSTALL_REQUIRES = [
 EXTRAS_REQUIRE = {
     'mmcv-lite': [f'mmcv-lite{MMCV_RANGE}'],
     'mmcv': [f'mmcv{MMCV_RANGE}'],
-    'tests': ['pytest>=7.4'],
+    # ruff exactly: its rules change between releases, and `ruff check .` must pass.
+    'tests': ['pytest>=7.4', 'ruff==0.17.6'],
 }
 
 setup(

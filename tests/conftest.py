@@ -1,13 +1,22 @@
 """Shared test set-up: the plugin must be imported before configs are built in Python
-(``custom_imports`` is only honoured by ``Config.fromfile``)."""
+(``custom_imports`` is only honoured by ``Config.fromfile``).
+
+The tests live in folders that mirror the package (tests/models, tests/datasets, ...), with
+no ``__init__.py`` (pytest imports each test file by its basename, so basenames are unique
+across folders). The helper modules next to this file (``protocol_helpers``,
+``robustness_helpers``, ``reference_math``) are imported by name from every folder: this
+folder is put on ``sys.path`` here, before any test module is imported."""
 import os
 import sys
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+TESTS_DIR = Path(__file__).resolve().parent
+REPO_ROOT = TESTS_DIR.parent
 sys.path.insert(0, str(REPO_ROOT))
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
 
 import gfp_mmaction  # noqa: E402,F401
 
