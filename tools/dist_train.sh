@@ -12,22 +12,8 @@
 #   PORT         free TCP port on node 0 (default 29500)
 #   PYTHON       interpreter that has the packages (default: python)
 set -eo pipefail
+# shellcheck source=tools/launch_common.sh
+source "$(dirname "$0")/launch_common.sh"
 
-if [ $# -lt 2 ]; then
-    echo "usage: bash $0 CONFIG GPUS [tools/train.py options]" >&2
-    exit 2
-fi
-CONFIG=$1
-GPUS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-PYTHON=${PYTHON:-python}
-TOOLS_DIR=$(cd "$(dirname "$0")" && pwd)
-
-export PYTHONPATH="$TOOLS_DIR/..${PYTHONPATH:+:$PYTHONPATH}"
-exec "$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
-    --master_port="$PORT" --nproc_per_node="$GPUS" \
-    "$TOOLS_DIR/train.py" "$CONFIG" --launcher pytorch "${@:3}"
+require_args $# 2 'CONFIG GPUS [tools/train.py options]'
+torchrun_launch "$2" train.py "$1" --launcher pytorch "${@:3}"

@@ -5,8 +5,13 @@
 
 CONFIG supplies the encoder (``model.backbone``, ``model.data_preprocessor``) and the data
 (annotation file and test pipeline of ``test_dataloader``, else ``val_dataloader``; the
-split is replaced by ``--split``). CHECKPOINT is a pre-training or a recognizer checkpoint;
-its ``backbone.*`` weights must cover the encoder exactly (checked, with a clear error).
+split is replaced by ``--split``).
+
+CHECKPOINT is a pre-training or a recognizer checkpoint; its ``backbone.*`` weights must
+cover the encoder exactly (checked, with a clear error). It is loaded as tools/test.py
+loads one: with ``weights_only=True`` and the allowlist of ``gfp_mmaction.compat``, so a
+file holding other objects is refused (nothing of it runs) unless
+``GFP_TRUST_CHECKPOINTS=1`` is set for files you trust (docs/robustness.md).
 
 A sample's feature is the encoder output ``(M, C, T', V)`` averaged over persons, time and
 joints (and over the clips of a multi-clip test pipeline): the linear probe's input and
@@ -16,10 +21,6 @@ the retrieval feature. The file holds, in the dataset's order::
     labels      int64 (n,)
     frame_dirs  str (n,)
     split, config, checkpoint   str
-
-The checkpoint is loaded with ``weights_only=True`` and the allowlist of
-``gfp_mmaction.compat``: a file holding other objects is refused (nothing of it runs)
-unless ``GFP_TRUST_CHECKPOINTS=1`` is set for files you trust (docs/robustness.md).
 """
 import argparse
 import copy
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
@@ -41,6 +42,7 @@ from gfp_mmaction.compat import UntrustedCheckpointError  # noqa: E402
 from gfp_mmaction.models.backbones import load_encoder_state  # noqa: E402
 from gfp_mmaction.models.heads import PooledFeatureHead  # noqa: E402
 from gfp_mmaction.utils import atomic_write  # noqa: E402
+from gfp_mmaction.utils.cli_args import add_cfg_options  # noqa: E402
 from gfp_mmaction.utils.config_checks import DATA_DOC, first_dataset_cfg  # noqa: E402
 
 
@@ -54,8 +56,7 @@ def parse_args(argv=None):
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--num-workers', type=int, default=2)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override settings of the config')
+    add_cfg_options(parser)
     return parser.parse_args(argv)
 
 

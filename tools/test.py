@@ -8,12 +8,11 @@ The checkpoint is loaded with ``weights_only=True`` and the allowlist of
 unless ``GFP_TRUST_CHECKPOINTS=1`` is set for files you trust (docs/robustness.md).
 """
 import argparse
-import os
 import os.path as osp
 import sys
 from pathlib import Path
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
@@ -22,6 +21,7 @@ import gfp_mmaction  # noqa: E402,F401  (stack fixes before any build)
 from gfp_mmaction.compat import UntrustedCheckpointError, end_distributed  # noqa: E402
 from gfp_mmaction.models.backbones import SkeletonTransformer, load_encoder_state  # noqa: E402
 from gfp_mmaction.utils import MissingDataError, check_annotation_files  # noqa: E402
+from gfp_mmaction.utils.cli_args import add_cfg_options, parse_args_with_launcher  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -30,16 +30,8 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the dir to save the evaluation metrics')
     parser.add_argument('--dump', type=str, help='dump predictions to a pickle file')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings of the config, e.g. test_dataloader.batch_size=32')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_cfg_options(parser, 'test_dataloader.batch_size=32')
+    return parse_args_with_launcher(parser, argv)
 
 
 def main(argv=None):

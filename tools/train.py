@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner, find_latest_checkpoint
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -36,6 +36,7 @@ from gfp_mmaction.engine.preflight import (  # noqa: E402
 )
 from gfp_mmaction.engine.run_lock import WorkDirLock, WorkDirLockedError, launcher_rank  # noqa: E402
 from gfp_mmaction.utils import MissingDataError, check_annotation_files  # noqa: E402
+from gfp_mmaction.utils.cli_args import add_cfg_options, parse_args_with_launcher  # noqa: E402
 
 
 class DataLoaderWorkerError(RuntimeError):
@@ -84,16 +85,8 @@ def parse_args(argv=None):
                         help='a different seed on every rank')
     parser.add_argument('--deterministic', action='store_true',
                         help='deterministic algorithms (slower)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings of the config, e.g. train_dataloader.batch_size=32')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_cfg_options(parser, 'train_dataloader.batch_size=32')
+    return parse_args_with_launcher(parser, argv)
 
 
 def merge_args(cfg, args):

@@ -3,21 +3,27 @@
 - :func:`atomic_pickle_dump`: a pickle written with :func:`gfp_mmaction.utils.atomic_write`.
 - :func:`convert_all`: ordered, optionally multi-process map with a progress bar that
   turns per-file format errors (:class:`~.raw_skeletons.SkeletonFormatError`) into fatal
-  errors or counted warnings (``--skip-bad``).
+  errors or counted warnings (``--skip-bad``); :func:`add_counts` sums the per-item
+  counts of its results.
+- :func:`add_convert_args`: the ``--workers`` and ``--skip-bad`` options.
+- :func:`write_converted`: the end of every converter's ``main``: build, refuse an
+  empty result, write the pickle, report.
 
 The raw-format readers are :mod:`gfp_mmaction.datasets.raw_skeletons`.
 """
+import argparse
 import pickle
 import sys
 from multiprocessing import Pool
-from typing import Callable, Iterable, List, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from tqdm import tqdm
 
 from ..utils.atomic_io import atomic_write
 from .raw_skeletons import SkeletonFormatError
 
-__all__ = ['atomic_pickle_dump', 'convert_all']
+__all__ = ['add_convert_args', 'add_counts', 'atomic_pickle_dump', 'convert_all',
+           'write_converted']
 
 
 def atomic_pickle_dump(obj, out_path: str) -> None:
@@ -85,3 +91,50 @@ def convert_all(func: Callable, items: Sequence, workers: int = 1, skip_bad: boo
     finally:
         bar.close()
     return results, skipped
+
+
+def add_counts(stats: Dict[str, int], counts: Dict[str, int]) -> None:
+    """Add the per-item ``counts`` (e.g. one file's denoising counts) to ``stats``."""
+    for key, value in counts.items():
+        stats[key] = stats.get(key, 0) + value
+
+
+def add_convert_args(parser: argparse.ArgumentParser, item: str) -> None:
+    """``--workers`` and ``--skip-bad`` (for :func:`convert_all`); ``item`` names what is
+    skipped in the help, e.g. ``'files'``."""
+    parser.add_argument('--workers', type=int, default=1, help='processes (default 1)')
+    parser.add_argument('--skip-bad', action='store_true',
+                        help=f'skip malformed {item} with a warning instead of failing')
+
+
+def write_converted(build: Callable[[], Tuple[dict, dict]], out_path: str,
+                    empty_message: Callable[[dict], str],
+                    summary: Callable[[dict], str]) -> Optional[dict]:
+    """The end of every converter's ``main``: run ``build()``, pickle its ``data`` to
+    ``out_path`` and print what was written.
+
+    Args:
+        build (Callable): returns ``(data, stats)``: the pickle's content (``annotations``
+            and ``split``) and the converter's counts.
+        out_path (str): the output pickle (written atomically).
+        empty_message (Callable): the error message for ``stats`` when no annotation
+            was converted (nothing is written then).
+        summary (Callable): what was converted from what, for ``stats``; printed as
+            ``wrote OUT: SUMMARY``, followed by the size of every split.
+
+    Returns:
+        dict | None: ``stats``, or None after printing the error of a
+        :class:`SkeletonFormatError` or ``OSError`` (bad input, empty result, failed
+        write) and ``no output written`` to stderr.
+    """
+    try:
+        data, stats = build()
+        if not data['annotations']:
+            raise SkeletonFormatError(empty_message(stats))
+        atomic_pickle_dump(data, out_path)
+    except (SkeletonFormatError, OSError) as e:
+        print(f'error: {e}\nno output written', file=sys.stderr)
+        return None
+    print(f'wrote {out_path}: {summary(stats)}')
+    print('splits: ' + ', '.join(f'{k} {len(v)}' for k, v in data['split'].items()))
+    return stats

@@ -34,7 +34,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from gfp_mmaction.datasets.raw_skeletons import NUM_JOINTS, SkeletonFormatError  # noqa: E402
-from gfp_mmaction.datasets.skeleton_io import atomic_pickle_dump, convert_all  # noqa: E402
+from gfp_mmaction.datasets.skeleton_io import (  # noqa: E402
+    add_convert_args,
+    convert_all,
+    write_converted,
+)
 
 PARTS = (('train', 'x_train', 'y_train'), ('val', 'x_test', 'y_test'))
 _ARRAYS: Dict[Tuple[str, str], np.ndarray] = {}  # per process: (path, key) -> array
@@ -185,9 +189,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='split name: the pickle gets <split>_train and <split>_val '
                         '(e.g. xsub, xview, xset)')
     parser.add_argument('--out', required=True, help='output .pkl')
-    parser.add_argument('--workers', type=int, default=1, help='processes (default 1)')
-    parser.add_argument('--skip-bad', action='store_true',
-                        help='skip malformed samples with a warning instead of failing')
+    add_convert_args(parser, 'samples')
     return parser.parse_args(argv)
 
 
@@ -199,19 +201,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not osp.isfile(args.npz):
         print(f'error: --npz {args.npz}: no such file', file=sys.stderr)
         return 1
-    try:
-        data, stats = build_npz_annotations(args.npz, args.split, workers=args.workers,
-                                            skip_bad=args.skip_bad)
-        if not data['annotations']:
-            raise SkeletonFormatError(f'{args.npz}: no sample converted')
-        atomic_pickle_dump(data, args.out)
-    except (SkeletonFormatError, OSError) as e:
-        print(f'error: {e}\nno output written', file=sys.stderr)
-        return 1
-    print(f'wrote {args.out}: {stats["converted"]} clips from {stats["rows"]} rows '
-          f'({stats["bad_skipped"]} malformed skipped)')
-    print('splits: ' + ', '.join(f'{k} {len(v)}' for k, v in data['split'].items()))
-    return 0
+    stats = write_converted(
+        lambda: build_npz_annotations(args.npz, args.split, workers=args.workers,
+                                      skip_bad=args.skip_bad),
+        args.out, empty_message=lambda stats: f'{args.npz}: no sample converted',
+        summary=lambda stats: (f'{stats["converted"]} clips from {stats["rows"]} rows '
+                               f'({stats["bad_skipped"]} malformed skipped)'))
+    return 1 if stats is None else 0
 
 
 if __name__ == '__main__':

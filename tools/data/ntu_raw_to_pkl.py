@@ -52,7 +52,12 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 # The denoising rule (steps 1-6 above) lives in the package, shared with tools/inference.py.
 from gfp_mmaction.datasets.raw_skeletons import SkeletonFormatError, denoise_ntu, read_ntu_skeleton  # noqa: E402
-from gfp_mmaction.datasets.skeleton_io import atomic_pickle_dump, convert_all  # noqa: E402
+from gfp_mmaction.datasets.skeleton_io import (  # noqa: E402
+    add_convert_args,
+    add_counts,
+    convert_all,
+    write_converted,
+)
 
 NTU60_XSUB_TRAIN_SUBJECTS = (1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34,
                              35, 38)
@@ -161,8 +166,7 @@ def build_ntu_annotations(raw_dir: str, dataset: str, missing: Iterable[str] = (
                                    desc=f'{dataset} skeletons')
     annotations = [anno for anno, _ in results]
     for _, counts in results:
-        for key, value in counts.items():
-            stats[key] = stats.get(key, 0) + value
+        add_counts(stats, counts)
     stats.update(converted=len(annotations), bad_skipped=len(skipped) + len(bad_names))
     split = ntu_splits([a['frame_dir'] for a in annotations], dataset)
     return dict(split=split, annotations=annotations), stats
@@ -177,9 +181,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--missing-list',
                         help='file listing samples without skeletons (one name per line, e.g. '
                         'NTU_RGBD_samples_with_missing_skeletons.txt); they are skipped')
-    parser.add_argument('--workers', type=int, default=1, help='processes (default 1)')
-    parser.add_argument('--skip-bad', action='store_true',
-                        help='skip malformed files with a warning instead of failing')
+    add_convert_args(parser, 'files')
     return parser.parse_args(argv)
 
 
@@ -188,21 +190,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not osp.isdir(args.raw_dir):
         print(f'error: --raw-dir {args.raw_dir}: not a folder', file=sys.stderr)
         return 1
-    try:
+
+    def build():
         missing = read_missing_list(args.missing_list) if args.missing_list else []
-        data, stats = build_ntu_annotations(args.raw_dir, args.dataset, missing,
-                                            workers=args.workers, skip_bad=args.skip_bad)
-        if not data['annotations']:
-            raise SkeletonFormatError(f'{args.raw_dir}: no {args.dataset} sample converted '
-                                      f'({stats["files"]} .skeleton files found)')
-        atomic_pickle_dump(data, args.out)
-    except (SkeletonFormatError, OSError) as e:
-        print(f'error: {e}\nno output written', file=sys.stderr)
+        return build_ntu_annotations(args.raw_dir, args.dataset, missing,
+                                     workers=args.workers, skip_bad=args.skip_bad)
+
+    stats = write_converted(
+        build, args.out,
+        empty_message=lambda stats: (f'{args.raw_dir}: no {args.dataset} sample converted '
+                                     f'({stats["files"]} .skeleton files found)'),
+        summary=lambda stats: (
+            f'{stats["converted"]} clips from {stats["files"]} files '
+            f'({stats["missing_skipped"]} listed as missing, {stats["outside_dataset"]} '
+            f'outside {args.dataset}, {stats["bad_skipped"]} malformed skipped)'))
+    if stats is None:
         return 1
-    print(f'wrote {args.out}: {stats["converted"]} clips from {stats["files"]} files '
-          f'({stats["missing_skipped"]} listed as missing, {stats["outside_dataset"]} outside '
-          f'{args.dataset}, {stats["bad_skipped"]} malformed skipped)')
-    print('splits: ' + ', '.join(f'{k} {len(v)}' for k, v in data['split'].items()))
     print('denoising: ' + ', '.join(f'{k} {stats.get(k, 0)}' for k in (
         'dropped_length', 'dropped_spread', 'dropped_overlap', 'merged', 'dropped_frames')))
     return 0

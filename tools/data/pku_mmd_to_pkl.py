@@ -40,7 +40,12 @@ from gfp_mmaction.datasets.raw_skeletons import (  # noqa: E402
     read_pku_skeleton,
     read_pku_split,
 )
-from gfp_mmaction.datasets.skeleton_io import atomic_pickle_dump, convert_all  # noqa: E402
+from gfp_mmaction.datasets.skeleton_io import (  # noqa: E402
+    add_convert_args,
+    add_counts,
+    convert_all,
+    write_converted,
+)
 
 NUM_CLASSES = 51
 
@@ -107,8 +112,7 @@ def build_pku_annotations(skeleton_dir: str, label_dir: str, split_files: Dict[s
     for video, clips, counts in results:
         annotations.extend(clips)
         clip_videos.extend([video] * len(clips))
-        for key, value in counts.items():
-            stats[key] = stats.get(key, 0) + value
+        add_counts(stats, counts)
     stats['clips'] = len(annotations)
 
     split = {}
@@ -146,9 +150,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help=f'labels must be 1..N (default {NUM_CLASSES})')
     parser.add_argument('--end-inclusive', action='store_true',
                         help='cut frames start..end (default start..end-1, as MAMP)')
-    parser.add_argument('--workers', type=int, default=1, help='processes (default 1)')
-    parser.add_argument('--skip-bad', action='store_true',
-                        help='skip malformed videos with a warning instead of failing')
+    add_convert_args(parser, 'videos')
     return parser.parse_args(argv)
 
 
@@ -162,22 +164,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not osp.isdir(folder):
             print(f'error: {folder}: not a folder', file=sys.stderr)
             return 1
-    try:
-        data, stats = build_pku_annotations(
+    stats = write_converted(
+        lambda: build_pku_annotations(
             args.skeleton_dir, args.label_dir, dict(args.split_file), args.num_classes,
-            args.end_inclusive, workers=args.workers, skip_bad=args.skip_bad)
-        if not data['annotations']:
-            raise SkeletonFormatError(f'{args.skeleton_dir}: no clip converted '
-                                      f'({stats["videos"]} skeleton files found)')
-        atomic_pickle_dump(data, args.out)
-    except (SkeletonFormatError, OSError) as e:
-        print(f'error: {e}\nno output written', file=sys.stderr)
+            args.end_inclusive, workers=args.workers, skip_bad=args.skip_bad),
+        args.out, empty_message=lambda stats: (f'{args.skeleton_dir}: no clip converted '
+                                               f'({stats["videos"]} skeleton files found)'),
+        summary=lambda stats: (
+            f'{stats["clips"]} clips from {stats["videos"]} videos '
+            f'({stats["bad_skipped"]} malformed skipped; of {stats.get("instances", 0)} '
+            f'instances {stats.get("truncated", 0)} cut at the file end, '
+            f'{stats.get("empty", 0) + stats.get("all_zero", 0)} empty skipped)'))
+    if stats is None:
         return 1
-    print(f'wrote {args.out}: {stats["clips"]} clips from {stats["videos"]} videos '
-          f'({stats["bad_skipped"]} malformed skipped; of {stats.get("instances", 0)} '
-          f'instances {stats.get("truncated", 0)} cut at the file end, '
-          f'{stats.get("empty", 0) + stats.get("all_zero", 0)} empty skipped)')
-    print('splits: ' + ', '.join(f'{k} {len(v)}' for k, v in data['split'].items()))
     for name in names:
         if stats[f'{name}_unlisted_videos'] or stats[f'{name}_absent_videos']:
             print(f'note: split {name}: {stats[f"{name}_unlisted_videos"]} converted videos in '

@@ -10,6 +10,9 @@ from .preprocess import (
 )
 
 __all__ = [
-    'BaseTokenMasking', 'MotionAwareTokenMasking', 'RandomTokenMasking', 'CentreOnFirstFrame',
-    'RandomRotation2D', 'RandomRotation3D', 'ValidCropResize', 'resize_time_linear'
+    # token masking (.masking)
+    'BaseTokenMasking', 'MotionAwareTokenMasking', 'RandomTokenMasking',
+    # clip preprocessing (.preprocess)
+    'CentreOnFirstFrame', 'RandomRotation2D', 'RandomRotation3D', 'ValidCropResize',
+    'resize_time_linear',
 ]

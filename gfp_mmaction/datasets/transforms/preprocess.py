@@ -269,8 +269,42 @@ class ValidCropResize(BaseTransform):
                 f'p_interval={self.p_interval}, min_frames={self.min_frames})')
 
 
+class _RandomRotation(BaseTransform):
+    """What :class:`RandomRotation3D` and :class:`RandomRotation2D` share: the argument
+    ``max_angle`` and the transform, which rotates the first :attr:`coord_dims` channels
+    of every joint by the matrix of one random draw (:meth:`random_matrix`)."""
+
+    coord_dims: int  # the channels rotated: 3 or 2
+    # Appended to the error for keypoints with fewer than ``coord_dims`` channels.
+    wrong_dims_hint = ''
+
+    def __init__(self, max_angle: float = 0.3) -> None:
+        if not _is_real(max_angle) or max_angle < 0:
+            raise ValueError(f'{self.__class__.__name__}: max_angle must be a finite number '
+                             f'>= 0, got {max_angle!r}')
+        self.max_angle = float(max_angle)
+
+    def random_matrix(self) -> np.ndarray:
+        """The rotation of one random draw (``np.random``)."""
+        raise NotImplementedError
+
+    def transform(self, results: Dict) -> Dict:
+        name = self.__class__.__name__
+        keypoint = _get_keypoint(results, name)
+        if keypoint.shape[-1] < self.coord_dims:
+            raise ValueError(
+                f'{name}: sample {_sample_name(results)!r}: field "keypoint" must hold '
+                f'{self.coord_dims}D coordinates (last dim {self.coord_dims}), got shape '
+                f'{keypoint.shape}{self.wrong_dims_hint}')
+        results['keypoint'] = rotate_coords(keypoint, self.random_matrix())
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(max_angle={self.max_angle})'
+
+
 @TRANSFORMS.register_module()
-class RandomRotation3D(BaseTransform):
+class RandomRotation3D(_RandomRotation):
     """Rotate the whole clip by one random 3D rotation (MAMP's ``random_rot``).
 
     One angle per axis ``~ U(-max_angle, max_angle)`` (radians), ``R = Rz @ Ry @ Rx``
@@ -285,11 +319,8 @@ class RandomRotation3D(BaseTransform):
         max_angle (float): largest absolute angle per axis, radians. Defaults to 0.3.
     """
 
-    def __init__(self, max_angle: float = 0.3) -> None:
-        if not _is_real(max_angle) or max_angle < 0:
-            raise ValueError(
-                f'RandomRotation3D: max_angle must be a finite number >= 0, got {max_angle!r}')
-        self.max_angle = float(max_angle)
+    coord_dims = 3
+    wrong_dims_hint = '; for 2D keypoints use RandomRotation2D'
 
     @staticmethod
     def rotation_matrix(angles: Sequence[float]) -> np.ndarray:
@@ -302,23 +333,12 @@ class RandomRotation3D(BaseTransform):
         """Angles ``-max_angle + 2 * max_angle * u`` from three uniform draws ``u``."""
         return -self.max_angle + 2 * self.max_angle * np.asarray(u, dtype=np.float64)
 
-    def transform(self, results: Dict) -> Dict:
-        keypoint = _get_keypoint(results, 'RandomRotation3D')
-        if keypoint.shape[-1] < 3:
-            raise ValueError(
-                f'RandomRotation3D: sample {_sample_name(results)!r}: field "keypoint" must hold '
-                f'3D coordinates (last dim 3), got shape {keypoint.shape}; for 2D keypoints '
-                'use RandomRotation2D')
-        rot = self.rotation_matrix(self.angles(np.random.rand(3)))
-        results['keypoint'] = rotate_coords(keypoint, rot)
-        return results
-
-    def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(max_angle={self.max_angle})'
+    def random_matrix(self) -> np.ndarray:
+        return self.rotation_matrix(self.angles(np.random.rand(3)))
 
 
 @TRANSFORMS.register_module()
-class RandomRotation2D(BaseTransform):
+class RandomRotation2D(_RandomRotation):
     """Rotate 2D keypoints in the image plane by one random angle (about the image normal).
 
     The angle ``~ U(-max_angle, max_angle)`` (radians) gives
@@ -335,11 +355,7 @@ class RandomRotation2D(BaseTransform):
         max_angle (float): largest absolute angle, radians. Defaults to 0.3.
     """
 
-    def __init__(self, max_angle: float = 0.3) -> None:
-        if not _is_real(max_angle) or max_angle < 0:
-            raise ValueError(
-                f'RandomRotation2D: max_angle must be a finite number >= 0, got {max_angle!r}')
-        self.max_angle = float(max_angle)
+    coord_dims = 2
 
     @staticmethod
     def rotation_matrix(angle: float) -> np.ndarray:
@@ -350,15 +366,5 @@ class RandomRotation2D(BaseTransform):
         """The angle ``-max_angle + 2 * max_angle * u`` from one uniform draw ``u``."""
         return float(-self.max_angle + 2 * self.max_angle * float(u))
 
-    def transform(self, results: Dict) -> Dict:
-        keypoint = _get_keypoint(results, 'RandomRotation2D')
-        if keypoint.shape[-1] < 2:
-            raise ValueError(
-                f'RandomRotation2D: sample {_sample_name(results)!r}: field "keypoint" must hold '
-                f'2D coordinates (last dim 2), got shape {keypoint.shape}')
-        rot = self.rotation_matrix(self.angle(np.random.rand()))
-        results['keypoint'] = rotate_coords(keypoint, rot)
-        return results
-
-    def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(max_angle={self.max_angle})'
+    def random_matrix(self) -> np.ndarray:
+        return self.rotation_matrix(self.angle(np.random.rand()))

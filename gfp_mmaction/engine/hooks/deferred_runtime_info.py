@@ -3,19 +3,15 @@ from typing import Dict, List, Optional
 
 import torch
 from mmaction.registry import HOOKS
-from mmengine.hooks import LoggerHook, RuntimeInfoHook
+from mmengine.hooks import RuntimeInfoHook
 
-__all__ = ['DeferredRuntimeInfoHook', 'logging_interval']
+from .deferred_terms import DeferredTermsHook
 
-
-def logging_interval(runner, default: int = 50) -> int:
-    """The ``interval`` of the runner's ``LoggerHook`` (``default`` without one)."""
-    loggers = [hook for hook in runner.hooks if isinstance(hook, LoggerHook)]
-    return loggers[0].interval if loggers else default
+__all__ = ['DeferredRuntimeInfoHook']
 
 
 @HOOKS.register_module()
-class DeferredRuntimeInfoHook(RuntimeInfoHook):
+class DeferredRuntimeInfoHook(DeferredTermsHook, RuntimeInfoHook):
     """MMEngine's ``RuntimeInfoHook`` whose per-iteration loss terms stay on the device.
 
     MMEngine's hook hands every logged loss term to the message hub each iteration, and
@@ -34,43 +30,15 @@ class DeferredRuntimeInfoHook(RuntimeInfoHook):
             ``LoggerHook``'s interval.
     """
 
-    def __init__(self, interval: Optional[int] = None) -> None:
-        if interval is not None and (not isinstance(interval, int) or interval < 1):
-            raise ValueError(f'DeferredRuntimeInfoHook: interval must be a positive int or '
-                             f'None, got {interval!r}')
-        self.interval = interval
-        self._pending: List[Dict[str, torch.Tensor]] = []
+    def keep(self, runner, batch_idx: int,
+             outputs: Optional[dict]) -> Optional[Dict[str, torch.Tensor]]:
+        if outputs is None:
+            return None
+        return {key: value.detach() if isinstance(value, torch.Tensor) else value
+                for key, value in outputs.items()}
 
-    def before_train(self, runner) -> None:
-        super().before_train(runner)
-        if self.interval is None:
-            self.interval = logging_interval(runner)
-
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
-                         outputs: Optional[dict] = None) -> None:
-        if outputs is not None:
-            self._pending.append({key: value.detach() if isinstance(value, torch.Tensor)
-                                  else value for key, value in outputs.items()})
-        # Where LoggerHook logs: every `interval` batches of an epoch and at its end.
-        if self.every_n_inner_iters(batch_idx, self.interval) or \
-                self.end_of_epoch(runner.train_dataloader, batch_idx):
-            self.flush(runner)
-
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        # The message hub is saved in the checkpoint: it must be complete.
-        self.flush(runner)
-
-    def after_train_epoch(self, runner) -> None:
-        self.flush(runner)
-
-    def after_train(self, runner) -> None:
-        self.flush(runner)
-
-    def flush(self, runner) -> None:
+    def process(self, runner, pending: List[Dict[str, torch.Tensor]]) -> None:
         """Move the pending loss terms to the message hub (one device-to-host copy)."""
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, []
         tensors = [v.float().mean() for step in pending for v in step.values()
                    if isinstance(v, torch.Tensor)]
         host = iter(torch.stack(tensors).cpu().tolist()) if tensors else iter(())

@@ -5,10 +5,9 @@ from typing import List, Optional, Tuple
 
 import torch
 from mmaction.registry import HOOKS
-from mmengine.hooks import Hook
 from mmengine.runner import EpochBasedTrainLoop, find_latest_checkpoint
 
-from .deferred_runtime_info import logging_interval
+from .deferred_terms import DeferredTermsHook
 
 __all__ = ['NonFiniteLossError', 'NonFiniteLossHook']
 
@@ -27,7 +26,7 @@ def _as_float(value):
 
 
 @HOOKS.register_module()
-class NonFiniteLossHook(Hook):
+class NonFiniteLossHook(DeferredTermsHook):
     """Raise :class:`NonFiniteLossError` when an iteration's loss terms were not all finite.
 
     The check is deferred so that it costs no host sync per step: the hook keeps each
@@ -51,43 +50,22 @@ class NonFiniteLossHook(Hook):
 
     priority = 'ABOVE_NORMAL'
 
-    def __init__(self, interval: Optional[int] = None) -> None:
-        if interval is not None and (not isinstance(interval, int) or interval < 1):
-            raise ValueError(f'NonFiniteLossHook: interval must be a positive int or None, '
-                             f'got {interval!r}')
-        self.interval = interval
-        self._pending: List[Tuple[int, int, int, dict]] = []
-
-    def before_train(self, runner) -> None:
-        if self.interval is None:
-            self.interval = logging_interval(runner)
-
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
-                         outputs=None) -> None:
-        if isinstance(outputs, dict):
-            terms = {key: value.detach() for key, value in outputs.items()
-                     if isinstance(value, torch.Tensor) and value.numel()}
-            terms.update({key: float(value) for key, value in outputs.items()
-                          if isinstance(value, Number) and not isinstance(value, bool)})
-            self._pending.append((runner.iter, runner.epoch, batch_idx, terms))
-        if self.every_n_inner_iters(batch_idx, self.interval) or \
-                self.end_of_epoch(runner.train_dataloader, batch_idx):
-            self.check(runner)
-
-    def after_train_epoch(self, runner) -> None:
-        self.check(runner)
-
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        self.check(runner)
-
-    def after_train(self, runner) -> None:
-        self.check(runner)
+    def keep(self, runner, batch_idx: int, outputs) -> Optional[Tuple[int, int, int, dict]]:
+        if not isinstance(outputs, dict):
+            return None
+        terms = {key: value.detach() for key, value in outputs.items()
+                 if isinstance(value, torch.Tensor) and value.numel()}
+        terms.update({key: float(value) for key, value in outputs.items()
+                      if isinstance(value, Number) and not isinstance(value, bool)})
+        return runner.iter, runner.epoch, batch_idx, terms
 
     def check(self, runner) -> None:
         """Raise :class:`NonFiniteLossError` if a pending iteration had a non-finite term."""
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, []
+        self.flush(runner)
+
+    def process(self, runner, pending: List[Tuple[int, int, int, dict]]) -> None:
+        """One host sync for all pending terms; raise at the first iteration with a
+        non-finite one."""
         device = next((v.device for *_, terms in pending for v in terms.values()
                        if isinstance(v, torch.Tensor)), torch.device('cpu'))
         flags = [torch.isfinite(v).all() if isinstance(v, torch.Tensor)

@@ -55,14 +55,29 @@ def _kick(T, rng, st):
     return [p], None
 
 
-def _squat(T, rng, st):
-    p, tl = Pose(T), Timeline(T, rng, st[0].tempo, 2.2)
-    d = st[0].amp * keyframes(tl.s, [0, 0.4, 0.6, 1.0], [0, 1, 1, 0])
+def _keyframed(movement: Callable, period_s: float, one_way: bool, times: Sequence[float],
+               values: Sequence[float], **kwargs) -> Callable:
+    """The action script of one performer doing ``movement(pose, amount, **kwargs)``, the
+    amount being the style's amplitude times :func:`~.kinematics.keyframes` ``(times,
+    values)`` over the whole active part (``one_way``, ``Timeline.u``) or over every
+    repetition (``Timeline.s``) of ``period_s`` seconds at tempo 1."""
+    def script(T, rng, st):
+        p, tl = Pose(T), Timeline(T, rng, st[0].tempo, period_s)
+        movement(p, st[0].amp * keyframes(tl.u if one_way else tl.s, times, values), **kwargs)
+        return [p], None
+    return script
+
+
+def _crouch(p: Pose, d: np.ndarray, arm_flex: float) -> None:
+    """Bend hips, knees, ankles and trunk by ``d`` (0 standing .. 1 deep), arms forward
+    by ``arm_flex * d``: the pose of a squat and of sitting down."""
     for side in 'rl':
         p.leg(side, flex=1.1 * d, knee=1.8 * d, ankle=0.7 * d)
-        p.arm(side, flex=1.3 * d)
+        p.arm(side, flex=arm_flex * d)
     p.trunk(flex=0.5 * d)
-    return [p], None
+
+
+_squat = _keyframed(_crouch, 2.2, False, [0, 0.4, 0.6, 1.0], [0, 1, 1, 0], arm_flex=1.3)
 
 
 def _jump(T, rng, st):
@@ -118,13 +133,14 @@ def _clap(T, rng, st):
     return [p], None
 
 
-def _arms_raise(T, rng, st):
-    p, tl = Pose(T), Timeline(T, rng, st[0].tempo, 1.8)
-    r = st[0].amp * keyframes(tl.s, [0, 0.4, 0.6, 1.0], [0, 1, 1, 0])
+def _lift_arms(p: Pose, r: np.ndarray) -> None:
+    """Both arms up sideways by ``r`` (0 down .. 1 overhead), looking up."""
     for side in 'rl':
         p.arm(side, abduct=2.6 * r, flex=0.3 * r, elbow=-0.1 * r)
     p.angles[:, NECK, 0] += 0.2 * r  # look up
-    return [p], None
+
+
+_arms_raise = _keyframed(_lift_arms, 1.8, False, [0, 0.4, 0.6, 1.0], [0, 1, 1, 0])
 
 
 def _punch(T, rng, st):
@@ -242,23 +258,8 @@ def _hug(T, rng, st):
 # One-way actions: the body ends elsewhere than it started. Their time reversals are
 # classes of their own (sit down / stand up, ...): the same poses in the opposite order,
 # so they differ only in the direction of the motion.
-def _sit_down(T, rng, st):
-    p, tl = Pose(T), Timeline(T, rng, st[0].tempo, 3.0)
-    d = st[0].amp * keyframes(tl.u, [0, 0.1, 0.55, 1.0], [0, 0, 1, 1])
-    for side in 'rl':
-        p.leg(side, flex=1.1 * d, knee=1.8 * d, ankle=0.7 * d)
-        p.arm(side, flex=0.9 * d)
-    p.trunk(flex=0.5 * d)
-    return [p], None
-
-
-def _arms_up(T, rng, st):
-    p, tl = Pose(T), Timeline(T, rng, st[0].tempo, 3.0)
-    r = st[0].amp * keyframes(tl.u, [0, 0.1, 0.5, 1.0], [0, 0, 1, 1])
-    for side in 'rl':
-        p.arm(side, abduct=2.6 * r, flex=0.3 * r, elbow=-0.1 * r)
-    p.angles[:, NECK, 0] += 0.2 * r  # look up
-    return [p], None
+_sit_down = _keyframed(_crouch, 3.0, True, [0, 0.1, 0.55, 1.0], [0, 0, 1, 1], arm_flex=0.9)
+_arms_up = _keyframed(_lift_arms, 3.0, True, [0, 0.1, 0.5, 1.0], [0, 0, 1, 1])
 
 
 def _walk_towards(T, rng, st):
