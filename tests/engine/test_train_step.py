@@ -57,7 +57,8 @@ class RecordStepHook(Hook):
         (Path(runner.work_dir) / 'steps.json').write_text(json.dumps(dict(
             steps=self.steps, dtypes=sorted(set(self.dtypes)),
             wrapper=type(wrapper).__name__, scaler=hasattr(wrapper, 'loss_scaler'),
-            logged=list(map(float, runner.message_hub.log_scalars['train/loss'].data[0])))))
+            logged=list(map(float, runner.message_hub.log_scalars['train/loss'].data[0])),
+            loop_stage=runner.message_hub.runtime_info.get('loop_stage', 'removed'))))
 
 
 @pytest.fixture(scope='module')
@@ -127,6 +128,8 @@ def test_losses_reach_the_message_hub_at_the_logging_interval_only(
     assert [s['logged'] for s in steps] == [0, 2, 2, 4, 5, 5, 7, 7, 9, 10]
     # ... and the message hub then holds exactly each iteration's loss, in order.
     assert record['logged'] == pytest.approx([s['loss'] for s in steps], rel=1e-6)
+    # ... and MMEngine's end-of-training bookkeeping still ran (it drops 'loop_stage').
+    assert record['loop_stage'] == 'removed'
     log = next(work_dir.glob('*/*.log')).read_text()
     mean = (steps[0]['loss'] + steps[1]['loss']) / 2  # the logger's window mean
     assert 'Epoch(train) [1][2/5]' in log and f'loss: {mean:.4f}' in log

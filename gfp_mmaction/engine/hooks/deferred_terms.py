@@ -58,12 +58,15 @@ class DeferredTermsHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         self.flush(runner)
+        super().before_save_checkpoint(runner, checkpoint)
 
     def after_train_epoch(self, runner) -> None:
         self.flush(runner)
+        super().after_train_epoch(runner)
 
     def after_train(self, runner) -> None:
         self.flush(runner)
+        super().after_train(runner)  # e.g. RuntimeInfoHook's end-of-training bookkeeping
 
     def flush(self, runner) -> None:
         """:meth:`process` the held iterations, if any, and hold none."""
