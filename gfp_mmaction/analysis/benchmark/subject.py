@@ -189,10 +189,15 @@ class Subject:
             dict: ``pss_main_mib``, ``pss_workers_mib``, ``pss_total_mib`` and
             ``live_workers`` (also kept for :meth:`record`).
         """
-        for _ in tqdm(self.loader, desc=f'{self.name} full pass', unit='batch',
+        # Every batch of the pass is taken, but the iterator is not run to its end before
+        # the measurement: a DataLoader shuts its (non-persistent) workers down at the end,
+        # and whether they were still there would depend on timing.
+        batches = iter(self.loader)
+        for _ in tqdm(range(len(self.loader)), desc=f'{self.name} full pass', unit='batch',
                       file=sys.stderr):
-            pass
+            next(batches)
         pss = process_tree_pss()
+        del batches
         self.memory = dict(pss_main_mib=pss['main'] / 2 ** 20,
                            pss_workers_mib=sum(pss['workers']) / 2 ** 20,
                            pss_total_mib=pss['total'] / 2 ** 20,
