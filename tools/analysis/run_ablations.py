@@ -24,6 +24,7 @@ skipped, so an interrupted batch resumes where it stopped. The annotation file i
 by the project's generator on first use.
 """
 import argparse
+import fcntl
 import json
 import os
 import subprocess
@@ -90,8 +91,12 @@ def load_results(work_dir: Path) -> list:
 
 
 def save_result(work_dir: Path, record: dict) -> None:
-    lines = [json.dumps(r) for r in load_results(work_dir) + [record]]
-    atomic_write(work_dir / 'results.jsonl', '\n'.join(lines) + '\n')
+    """Append ``record`` to ``results.jsonl`` (atomically; under a lock, so that batches
+    run side by side into one work dir keep every record)."""
+    with open(work_dir / 'results.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        lines = [json.dumps(r) for r in load_results(work_dir) + [record]]
+        atomic_write(work_dir / 'results.jsonl', '\n'.join(lines) + '\n')
 
 
 def pretrain(variant: str, seed: int, run_dir: Path, epochs: int, work_dir: Path) -> dict:
