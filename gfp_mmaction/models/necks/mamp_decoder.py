@@ -20,15 +20,9 @@ class MAMPDecoder(BaseModule):
     Returns ``(B, L, out_dims)`` from ``(B, L_vis, in_dims)`` latents and their positions.
     """
 
-    def __init__(self,
-                 in_dims: int = 256,
-                 embed_dims: int = 256,
-                 num_rows: int = 30,
-                 num_joints: int = 25,
-                 depth: int = 5,
-                 num_heads: int = 8,
-                 mlp_ratio: float = 4.0,
-                 out_dims: int = 12,
+    def __init__(self, in_dims: int = 256, embed_dims: int = 256, num_rows: int = 30,
+                 num_joints: int = 25, depth: int = 5, num_heads: int = 8,
+                 mlp_ratio: float = 4.0, out_dims: int = 12,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.grid = MaskTokenGrid(in_dims, embed_dims, num_rows, num_joints)
