@@ -41,7 +41,8 @@ GFP = dict(pool_kernels=(5, 10, 30), targets=(150, 75, 25, 1), tgn_layers=3,
            stop_grad_targets=False, gather_distributed=True)
 # 4.1 [decided] choices, defaults documented in configs/_base_/models/gfp.py
 GFP_DECIDED = dict(depths=(2, 1, 1), global_token='mean_mlp', target_dims=256,
-                   global_input='flatten')
+                   global_input='flatten', tgn_norm='LN', tgn_pooling='pool_mlp',
+                   tgn_source='motion')
 # 5. Data (MAMP's preprocessing)
 DATA = dict(clip_len=120, p_interval=(0.5, 1.0), min_frames=64, max_angle=0.3,
             centre_joint=1, test_p_interval=(0.95, ))
@@ -224,6 +225,8 @@ def test_gfp_pretraining_configs(config):
         (GFP['cov_weight'], GFP['var_weight'], GFP['eps'], GFP['gather_distributed'])
     assert head.stop_grad_targets == GFP['stop_grad_targets']
     assert tgn.global_input == GFP_DECIDED['global_input']
+    assert (tgn.norm, tgn.pooling, tgn.source) == (
+        GFP_DECIDED['tgn_norm'], GFP_DECIDED['tgn_pooling'], GFP_DECIDED['tgn_source'])
     assert neck.global_token == GFP_DECIDED['global_token']
     if not demo:
         assert tuple(len(stage) for stage in neck.stages) == GFP_DECIDED['depths']

@@ -8,9 +8,13 @@
 #   learned-query alternative);
 # - target width C_t = 256 (the encoder's width);
 # - TGN input = frame-level motion x[t+1] - x[t] cut into the encoder's patches
-#   ('patch' = differences of consecutive patches); global TGN input = the 25 joints'
-#   whole-clip pooled motion, flattened;
+#   ('patch' = differences of consecutive patches; source='joints' = the positions);
+#   global TGN input = the 25 joints' whole-clip pooled motion, flattened;
+# - TGN: pool each window's motion patches, then the MLP (pooling='pool_mlp'; 'mlp_pool'
+#   and 'concat' are the alternatives), LayerNorm after each hidden layer (norm='LN');
 # - the prediction loss trains the TGN too (stop_grad_targets=False); equal level weights.
+# Each choice against its alternatives, 3 seeds where the session allowed:
+# docs/ablations.md (tools/analysis/run_ablations.py).
 patch_len = 4
 num_frames = 120
 num_joints = 25
@@ -31,7 +35,7 @@ model = dict(
         type='MotionTargetGenerator', in_channels=3, num_joints=num_joints,
         patch_len=patch_len, pool_kernels=pool_kernels, target_dims=target_dims,
         local_hidden=512, global_hidden=2048, num_layers=3, motion='frame',
-        global_input='flatten'),
+        global_input='flatten', norm='LN', pooling='pool_mlp', source='motion'),
     head=dict(
         type='GFPHead',
         prediction_loss=dict(type='MultiLevelMSELoss', loss_weight=5.0),

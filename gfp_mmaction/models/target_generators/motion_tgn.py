@@ -130,6 +130,7 @@ class MotionTargetGenerator(BaseModule):
             if value not in allowed:
                 raise ValueError(f'MotionTargetGenerator: {name}={value!r}, expected one '
                                  f'of {allowed}')
+        self.norm = norm
         self.pooling = pooling
         self.source = source
         self.patch_len = patch_len
