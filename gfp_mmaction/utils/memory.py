@@ -16,7 +16,7 @@ import ctypes
 import ctypes.util
 import gc
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 __all__ = ['proportional_set_size', 'process_tree_pss', 'child_pids', 'release_free_memory']
 
@@ -118,13 +118,15 @@ def child_pids(pid: Optional[int] = None, recursive: bool = True) -> List[int]:
     return sorted(found)
 
 
-def process_tree_pss(pid: Optional[int] = None) -> Dict:
+def process_tree_pss(pid: Optional[int] = None, exclude: Iterable[int] = ()) -> Dict:
     """The proportional set size of a process and of each of its live descendants
     (data-loader workers, their helpers): what the run holds in host memory, each shared
     page counted once.
 
     Args:
         pid (int, optional): the main process; None = this one.
+        exclude (Iterable[int]): descendants to leave out (e.g. those that were there
+            before the workers being measured were started). Defaults to ().
 
     Returns:
         dict: ``main`` (bytes of the main process), ``workers`` (bytes of each live
@@ -138,8 +140,10 @@ def process_tree_pss(pid: Optional[int] = None) -> Dict:
     """
     pid = os.getpid() if pid is None else int(pid)
     main = proportional_set_size(pid)
-    workers, worker_pids = [], []
+    workers, worker_pids, exclude = [], [], set(exclude)
     for child in child_pids(pid):
+        if child in exclude:
+            continue
         try:
             workers.append(proportional_set_size(child))
         except ProcessLookupError:

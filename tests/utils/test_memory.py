@@ -131,6 +131,8 @@ def test_children_live_zombie_and_grandchild():
         mine = [i for i, pid in enumerate(tree['worker_pids']) if pid in ours]
         assert [tree['worker_pids'][i] for i in mine] == sorted([sleeper.pid, grandchild])
         assert all(tree['workers'][i] > 0 for i in mine)
+        left = process_tree_pss(exclude=[sleeper.pid, grandchild])['worker_pids']
+        assert not set(left) & {sleeper.pid, grandchild}
     finally:
         zombie.wait()
         sleeper.stdin.close()

@@ -112,6 +112,9 @@ class Subject:
                 loader_cfg.pin_memory = False  # pinned memory only speeds copies to a GPU
             # Full batches only: a ragged last batch would recompile a compiled step.
             loader_cfg.drop_last = True
+            # Descendants of this process before the loader starts any worker (a
+            # multiprocessing resource tracker, another subject's workers): not its own.
+            self.other_processes = child_pids()
             self.loader = Runner.build_dataloader(loader_cfg, seed=args.seed)
             if len(self.loader) == 0:
                 raise ValueError(f'{name}: {len(self.loader.dataset)} clips do not fill one '
@@ -196,7 +199,7 @@ class Subject:
         for _ in tqdm(range(len(self.loader)), desc=f'{self.name} full pass', unit='batch',
                       file=sys.stderr):
             next(batches)
-        pss = process_tree_pss()
+        pss = process_tree_pss(exclude=self.other_processes)  # this loader's workers only
         del batches
         self.memory = dict(pss_main_mib=pss['main'] / 2 ** 20,
                            pss_workers_mib=sum(pss['workers']) / 2 ** 20,
