@@ -105,6 +105,9 @@ def test_sigkill_then_resume_equals_the_uninterrupted_run(tmp_path):
     assert_same(actual['param_schedulers'], expected['param_schedulers'], 'param_schedulers')
     # The random streams went on identically too.
     assert_same(actual['resume_state'], expected['resume_state'], 'resume_state')
+    # Each checkpoint records the older one it was about to remove, so that a run killed
+    # between writing it and removing that one removes it when resumed.
+    assert expected['message_hub']['runtime_info']['stale_ckpt_ids'] == [3]
     # max_keep_ckpts=1: the older checkpoints were deleted, after the newer was complete.
     assert sorted(p.name for p in killed_dir.glob('epoch_*.pth')) == ['epoch_4.pth']
 

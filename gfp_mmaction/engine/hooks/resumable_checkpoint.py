@@ -57,6 +57,9 @@ from ..atomic_backend import DiskFullError, write_or_explain
 __all__ = ['ResumableCheckpointHook']
 
 RESUME_STATE_KEY = 'resume_state'
+# Checkpoint steps beyond max_keep_ckpts that the run was about to remove when it
+# wrote the checkpoint (message hub runtime info, saved with it).
+STALE_KEY = 'stale_ckpt_ids'
 
 
 def _train_sampler(runner):
@@ -108,6 +111,12 @@ class ResumableCheckpointHook(CheckpointHook):
                 and isinstance(self.file_backend, LocalBackend)):
             self.backend_args = dict(backend='atomic_local')
             self.file_backend = get_file_backend(self.out_dir, backend_args=self.backend_args)
+        # A run killed after writing a checkpoint but before removing the ones beyond
+        # max_keep_ckpts recorded them in that checkpoint: they go now.
+        stale = runner.message_hub.get_info(STALE_KEY) or []
+        if stale and is_main_process():
+            self._remove_checkpoints(stale)
+        runner.message_hub.update_info(STALE_KEY, [])
         self._restore(runner)
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
@@ -128,6 +137,7 @@ class ResumableCheckpointHook(CheckpointHook):
                 stale.append(self.keep_ckpt_ids.popleft())
             self.keep_ckpt_ids.append(step)
             runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
+        runner.message_hub.update_info(STALE_KEY, stale)  # recorded in the new checkpoint
 
         ckpt_filename = self.filename_tmpl.format(step)
         self.last_ckpt = self.file_backend.join_path(self.out_dir, ckpt_filename)
@@ -157,7 +167,12 @@ class ResumableCheckpointHook(CheckpointHook):
                 f'The new checkpoint {self.last_ckpt} is complete, but `last_checkpoint` '
                 'still names the one before it; --resume PATH continues from either.'
             ) from error
-        for old_step in stale:
+        self._remove_checkpoints(stale)
+        runner.message_hub.update_info(STALE_KEY, [])
+
+    def _remove_checkpoints(self, steps) -> None:
+        """Remove the checkpoints of ``steps`` from the output folder (those that exist)."""
+        for old_step in steps:
             path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(old_step))
             if self.file_backend.isfile(path):
                 self.file_backend.remove(path)
