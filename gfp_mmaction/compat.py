@@ -376,10 +376,24 @@ def apply_stack_fixes() -> None:
 
 def end_distributed() -> None:
     """Destroy the default process group, if this process has one, before the
-    interpreter exits. MMEngine never does; a gloo group left to the interpreter's
-    teardown can end the process with ``terminate called without an active exception``
-    (exit status 9) after all its work is done."""
+    interpreter exits.
+
+    MMEngine never does; a gloo group left to the interpreter's teardown can end the
+    process with ``terminate called without an active exception`` after all its work is
+    done. Destroying it has its own hazard: gloo closes its connections with a reset
+    (``SO_LINGER`` 0, ``gloo/transport/tcp/pair.cc``), so a rank that tears its group
+    down while a peer still reads the last message of the final barrier aborts that peer
+    (SIGABRT in a loaded 2-process run). Hence two steps: a gloo barrier (every rank's
+    collectives are done), then a check-in over the rendezvous store, which uses no gloo
+    connection, so that no rank closes its connections before every rank has left the
+    barrier."""
     import torch.distributed as dist
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()  # no rank tears its group down while another still talks to it
-        dist.destroy_process_group()
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    dist.barrier()
+    store = dist.distributed_c10d._get_default_store()
+    key = 'gfp_mmaction/end_distributed'
+    if store.add(key, 1) == dist.get_world_size():
+        store.set(f'{key}/all', 'done')
+    store.wait([f'{key}/all'])
+    dist.destroy_process_group()

@@ -128,7 +128,12 @@ def finish(proc: subprocess.Popen, log_path: Path, timeout: float = RUN_TIMEOUT)
         proc.wait()
         pytest.fail(f'{proc.args} timed out; output:\n{log_path.read_text()[-4000:]}')
     output = log_path.read_text()
-    assert proc.returncode == 0, f'{proc.args} failed ({proc.returncode}):\n{output[-6000:]}'
+    if proc.returncode != 0:
+        # The lines that say why, last, where a shortened report still shows them.
+        causes = [line for line in output.splitlines() if any(
+            word in line for word in ('Error', 'error', 'terminate', 'what()', 'Signal'))]
+        pytest.fail(f'{proc.args} failed ({proc.returncode}):\n{output[-6000:]}\n'
+                    'lines naming the cause:\n' + '\n'.join(causes[-20:]))
     return output
 
 
