@@ -130,11 +130,11 @@ class MotionTargetGenerator(BaseModule):
             if value not in allowed:
                 raise ValueError(f'MotionTargetGenerator: {name}={value!r}, expected one '
                                  f'of {allowed}')
+        self.pool_kernels = tuple(pool_kernels)
         self.norm = norm
         self.pooling = pooling
         self.source = source
         self.patch_len = patch_len
-        self.pool_kernels = tuple(pool_kernels)
         self.motion = motion
         self.global_input = global_input
         self.target_dims = target_dims
