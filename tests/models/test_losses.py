@@ -95,12 +95,14 @@ def test_weighted_covariance_by_hand():
 def test_mamp_head_by_hand_with_and_without_padded_persons():
     from gfp_mmaction.models.heads import MAMPHead
     prediction = torch.zeros(2, 3, 2)
-    target = torch.tensor([[[1., 3.], [0., 2.], [4., 4.]],
+    # normalised target patches (MAMPHead.construct_target): (1, 3) -> (-1, 1) /
+    # sqrt(2 + 1e-6); (0, 2) the same; (4, 4) and the padded person's zeros -> 0.
+    # Per-token MSE: 0.5 * 2 / (2 + 1e-6) each for person 0's first two, 0 otherwise.
+    r = 1 / (2 + 1e-6) ** 0.5
+    target = torch.tensor([[[-r, r], [-r, r], [0., 0.]],
                            [[0., 0.], [0., 0.], [0., 0.]]])  # person 1: padding
     mask = torch.tensor([[True, True, False], [True, False, True]])
     weight = torch.tensor([1., 0.])
-    # normalised target patches: (1, 3) -> (-1, 1) / sqrt(2 + 1e-6); (0, 2) the same;
-    # zeros stay 0. Per-token MSE: 0.5 * 2 / (2 + 1e-6) each for person 0, 0 for person 1.
     token = 1 / (2 + 1e-6)
     like_for_like = MAMPHead().loss(prediction, target, mask, weight)['loss_pred']
     published = MAMPHead(count_padded_persons=True).loss(prediction, target, mask,

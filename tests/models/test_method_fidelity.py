@@ -412,13 +412,22 @@ def hand_mamp_loss(prediction, joints, mask, counted):
 
 def test_mamp_head_constructs_the_frame_motion_patches_by_hand():
     """MAMP's target, built by the head alone: x[t] = t^2 on one joint gives the motion
-    2t + 1 (0 for the last frame), cut into the encoder's 4-frame tokens."""
+    2t + 1 (0 for the last frame), cut into the encoder's 4-frame tokens; with
+    ``norm_target`` each patch is standardised over its 12 values."""
     t = torch.arange(8, dtype=torch.float32)
     joints = torch.stack([t ** 2, -t, torch.zeros(8)], dim=-1)[None, :, None]  # (1, 8, 1, 3)
-    target = MAMPHead().construct_target(joints, patch_len=4)
+    raw = MAMPHead(norm_target=False).construct_target(joints, patch_len=4)
     expected = torch.tensor([[[1., -1, 0, 3, -1, 0, 5, -1, 0, 7, -1, 0],
                               [9., -1, 0, 11, -1, 0, 13, -1, 0, 0, 0, 0]]])
-    assert torch.equal(target, expected)
+    assert torch.equal(raw, expected)
+    # First patch: sum 12, mean 1; squared deviations 0+4+1+4+4+1+16+4+1+36+4+1 = 76,
+    # unbiased variance 76 / 11.
+    normalised = MAMPHead().construct_target(joints, patch_len=4)
+    first = (expected[0, 0] - 1) / (76 / 11 + 1e-6) ** 0.5
+    torch.testing.assert_close(normalised[0, 0], first)
+    second = expected[0, 1]
+    torch.testing.assert_close(
+        normalised[0, 1], (second - second.mean()) / (second.var() + 1e-6).sqrt())
 
 
 @pytest.mark.parametrize('count_padded', [False, True])

@@ -16,8 +16,8 @@ class MAMPHead(BaseModule):
 
     The head owns MAMP's target, as mmpretrain's ``MAEHead`` owns MAE's:
     :meth:`construct_target` cuts the joints' frame motion ``x[t + 1] - x[t]`` into the
-    encoder's tokens and :meth:`loss` normalises each patch (``norm_target``) before the
-    regression. ``loss = sum_{masked tokens} w * mse / sum_{masked tokens} w``, ``w`` =
+    encoder's tokens and normalises each patch (``norm_target``); :meth:`loss` regresses
+    it. ``loss = sum_{masked tokens} w * mse / sum_{masked tokens} w``, ``w`` =
     the person's weight.
 
     Args:
@@ -40,7 +40,9 @@ class MAMPHead(BaseModule):
         self.count_padded_persons = count_padded_persons
 
     def construct_target(self, joints: torch.Tensor, patch_len: int) -> torch.Tensor:
-        """MAMP's regression target: the frame motion of every token.
+        """MAMP's regression target: the frame motion of every token, each token's
+        patch normalised to zero mean and unit variance with ``norm_target``
+        (``(m - mean) / sqrt(var + 1e-6)``, unbiased variance over its ``l * C`` values).
 
         Args:
             joints (torch.Tensor): ``(B, T, V, C)``, persons folded into ``B``.
@@ -48,10 +50,16 @@ class MAMPHead(BaseModule):
                 (``backbone.patch_len``).
 
         Returns:
-            torch.Tensor: ``(B, L, l * C)`` motion patches, ``L = T / l * V`` tokens in
-            the encoder's (patch row, joint) order; the last frame's motion is 0.
+            torch.Tensor: ``(B, L, l * C)`` float32 motion patches, ``L = T / l * V``
+            tokens in the encoder's (patch row, joint) order; the last frame's motion is
+            0 before normalisation.
         """
-        return patchify(frame_motion(joints), patch_len).flatten(1, 2)
+        target = patchify(frame_motion(joints), patch_len).flatten(1, 2).float()
+        if self.norm_target:
+            mean = target.mean(dim=-1, keepdim=True)
+            var = target.var(dim=-1, keepdim=True)
+            target = (target - mean) / (var + 1e-6).sqrt()
+        return target
 
     def loss(self, prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
              person_weight: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
@@ -59,9 +67,8 @@ class MAMPHead(BaseModule):
 
         Args:
             prediction (torch.Tensor): ``(B, L, P)``.
-            target (torch.Tensor): ``(B, L, P)`` motion patches
-                (:meth:`construct_target`), normalised here per patch with
-                ``norm_target``.
+            target (torch.Tensor): ``(B, L, P)`` target patches
+                (:meth:`construct_target`).
             mask (torch.Tensor): ``(B, L)`` bool, True = masked (the tokens that count).
             person_weight (torch.Tensor, optional): ``(B,)`` 1 for real persons, 0 for
                 padded ones (ignored with ``count_padded_persons=True``).
@@ -69,12 +76,7 @@ class MAMPHead(BaseModule):
         Returns:
             dict: ``loss_pred``.
         """
-        target = target.float()
-        if self.norm_target:
-            mean = target.mean(dim=-1, keepdim=True)
-            var = target.var(dim=-1, keepdim=True)
-            target = (target - mean) / (var + 1e-6).sqrt()
-        per_token = (prediction.float() - target).pow(2).mean(dim=-1)
+        per_token = (prediction.float() - target.float()).pow(2).mean(dim=-1)
         token_weight = mask.to(per_token.dtype)
         if person_weight is not None and not self.count_padded_persons:
             token_weight = token_weight * person_weight.to(per_token.dtype)[:, None]
