@@ -10,9 +10,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 # The batched pre-training path (SkeletonClipDataset, skeleton_clip_collate,
 # SkeletonPretrainPreprocessor): 48-frame clips, 4-frame patches -> 12 patch rows;
-# encoder 1 x 32; 20 training clips in batches of 10 -> 2 iterations per epoch. ``extra``
-# is appended as config lines (e.g. another data preprocessor type).
-TINY_CONFIG = """
+# encoder depth x width (1 x 32); the embedded data's 20 training clips.
+TINY_GFP = """
 _base_ = '{repo}/configs/gfp/gfp_synthetic_xsub.py'
 model = dict(
     backbone=dict(embed_dims={width}, depth={depth}, num_heads=2, num_frames=48),
@@ -22,14 +21,20 @@ model = dict(
                           global_hidden=64))
 data_preprocessor = dict(clip_len=48, min_frames=16)
 train_dataloader = dict(
-    batch_size=10, num_workers=0, persistent_workers=False,
+    batch_size={batch_size}, num_workers={num_workers}, persistent_workers={persistent},
     dataset=dict(ann_file='{ann_file}'))
 train_cfg = dict(max_epochs={epochs})
-default_hooks = dict(logger=dict(interval=1),
-                     checkpoint=dict(interval=1, max_keep_ckpts=3))
-custom_hooks = []
-{extra}
 """
+
+
+def tiny_gfp_config(ann_file, *, width: int = 32, depth: int = 1, epochs: int = 1,
+                    batch_size: int = 10, num_workers: int = 0, extra: str = '') -> str:
+    """The text of a tiny GFP pre-training config; ``extra`` is appended as config lines
+    (hooks, custom imports, another data preprocessor type)."""
+    return TINY_GFP.format(repo=REPO, ann_file=ann_file, width=width, depth=depth,
+                           epochs=epochs, batch_size=batch_size, num_workers=num_workers,
+                           persistent=num_workers > 0) + extra + '\n'
+
 
 _names = itertools.count()
 
@@ -40,8 +45,11 @@ def write_config(directory: Path, ann_file: Path, width: int = 32, depth: int = 
     visualizer of a run after the config file and the second it started, and two runs
     of this process must not share them."""
     path = Path(directory) / f'tiny_{next(_names)}_{width}_{depth}.py'
-    path.write_text(TINY_CONFIG.format(repo=REPO, ann_file=ann_file, width=width,
-                                       depth=depth, epochs=epochs, extra=extra))
+    hooks = ('default_hooks = dict(logger=dict(interval=1),\n'
+             '                     checkpoint=dict(interval=1, max_keep_ckpts=3))\n'
+             'custom_hooks = []\n')
+    path.write_text(tiny_gfp_config(ann_file, width=width, depth=depth, epochs=epochs,
+                                    extra=hooks + extra))
     return path
 
 

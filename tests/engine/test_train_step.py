@@ -11,23 +11,12 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from robustness_helpers import load_train_tool
+from robustness_helpers import load_train_tool, tiny_gfp_config
 
 REPO = Path(__file__).resolve().parents[2]
 
 # The demo's config at a smaller width; 20 training clips, batch 4 -> 5 iterations/epoch.
-CONFIG = """
-_base_ = '{repo}/configs/gfp/gfp_synthetic_xsub.py'
-model = dict(
-    backbone=dict(embed_dims=32, depth=1, num_heads=2, num_frames=48),
-    neck=dict(in_dims=32, embed_dims=32, num_heads=2, num_rows=12, pool_kernels=(2, 6, 12),
-              target_dims=32, global_hidden=64),
-    target_generator=dict(target_dims=32, pool_kernels=(2, 6, 12), local_hidden=32,
-                          global_hidden=64))
-data_preprocessor = dict(clip_len=48, min_frames=16)
-train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
-                        dataset=dict(ann_file='{ann_file}'))
-train_cfg = dict(max_epochs={epochs})
+RUN_HOOKS = """
 default_hooks = dict(logger=dict(interval={interval}), checkpoint=dict(interval={epochs}))
 custom_hooks = [dict(type='RecordStepHook')]
 """
@@ -68,8 +57,8 @@ def train_tool():
 
 def train(train_tool, tmp_path, ann_file, *flags, epochs=1, interval=2, name='run'):
     config = tmp_path / f'{name}.py'
-    config.write_text(CONFIG.format(repo=REPO, ann_file=ann_file, epochs=epochs,
-                                    interval=interval))
+    config.write_text(tiny_gfp_config(ann_file, epochs=epochs, batch_size=4,
+                                      extra=RUN_HOOKS.format(interval=interval, epochs=epochs)))
     work_dir = tmp_path / name
     train_tool.main([str(config), '--work-dir', str(work_dir), '--seed', '0', *flags])
     return json.loads((work_dir / 'steps.json').read_text()), work_dir

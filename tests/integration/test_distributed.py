@@ -43,6 +43,8 @@ from mmengine.dist import get_dist_info
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
+from robustness_helpers import tiny_gfp_config
+
 REPO = Path(__file__).resolve().parents[2]
 # The training subprocesses import the test modules of this folder (custom_imports) and
 # the helper modules of tests/ (robustness_helpers) by name.
@@ -334,20 +336,8 @@ if sys.argv[1:3] not in (['show', 'hostname'], ['show', 'hostnames']) or len(sys
 sys.stdout.write(''.join(host + '\\n' for host in sys.argv[3].split(',')))
 '''
 
-GFP_CONFIG = """
-_base_ = '{repo}/configs/gfp/gfp_synthetic_xsub.py'
+GFP_HOOKS = """
 custom_imports = dict(imports=['gfp_mmaction', 'test_distributed'], allow_failed_imports=False)
-model = dict(
-    backbone=dict(embed_dims=32, depth=1, num_heads=2, num_frames=48),
-    neck=dict(in_dims=32, embed_dims=32, num_heads=2, num_rows=12, pool_kernels=(2, 6, 12),
-              target_dims=32, global_hidden=64),
-    target_generator=dict(target_dims=32, pool_kernels=(2, 6, 12), local_hidden=32,
-                          global_hidden=64))
-data_preprocessor = dict(clip_len=48, min_frames=16)
-train_dataloader = dict(
-    batch_size=4, num_workers=0, persistent_workers=False,
-    dataset=dict(ann_file='{ann_file}'))
-train_cfg = dict(max_epochs=2)
 param_scheduler = []
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1, max_keep_ckpts=1))
 custom_hooks = [dict(type='DumpRankStateHook')]
@@ -372,7 +362,8 @@ def stand_in_calls(tmp_path: Path) -> list:
 
 def test_slurm_train_with_stand_in_srun_trains_with_world_size_2(tmp_path, single_actor_data):
     config = tmp_path / 'gfp_tiny.py'
-    config.write_text(GFP_CONFIG.format(repo=REPO, ann_file=single_actor_data))
+    config.write_text(tiny_gfp_config(single_actor_data, epochs=2, batch_size=4,
+                                      extra=GFP_HOOKS))
     env = slurm_env(tmp_path, GPUS=2, GPUS_PER_NODE=1, CPUS_PER_TASK=1, GRES='none',
                     SRUN_ARGS='--time=10 --exclusive')
     work_dir = tmp_path / 'work'

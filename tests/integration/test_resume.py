@@ -18,21 +18,10 @@ import numpy as np
 import pytest
 import torch
 
+from robustness_helpers import tiny_gfp_config
 from test_distributed import PYTHON, REPO, end_started_processes, finish, run_env, start, train_log  # noqa: F401
 
-GFP_CONFIG = """
-_base_ = '{repo}/configs/gfp/gfp_synthetic_xsub.py'
-model = dict(
-    backbone=dict(embed_dims=32, depth=1, num_heads=2, num_frames=48),
-    neck=dict(in_dims=32, embed_dims=32, num_heads=2, num_rows=12, pool_kernels=(2, 6, 12),
-              target_dims=32, global_hidden=64),
-    target_generator=dict(target_dims=32, pool_kernels=(2, 6, 12), local_hidden=32,
-                          global_hidden=64))
-data_preprocessor = dict(clip_len=48, min_frames=16)
-train_dataloader = dict(
-    batch_size=4, num_workers=2, persistent_workers=True,
-    dataset=dict(ann_file='{ann_file}'))
-train_cfg = dict(max_epochs=4)
+HOOKS = """
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1, max_keep_ckpts=1))
 """
 
@@ -61,7 +50,8 @@ def test_sigkill_then_resume_equals_the_uninterrupted_run(tmp_path):
     data = write_synthetic_ntu(ann_file, subjects=2, views=2, reps=1, seed=0)
     assert len(data['split']['xsub_train']) == 20  # 5 iterations of 4 per epoch
     config = tmp_path / 'gfp_tiny.py'
-    config.write_text(GFP_CONFIG.format(repo=REPO, ann_file=ann_file))
+    config.write_text(tiny_gfp_config(ann_file, epochs=4, batch_size=4, num_workers=2,
+                                      extra=HOOKS))
     full_dir, killed_dir = tmp_path / 'uninterrupted', tmp_path / 'killed'
 
     def command(work_dir, *extra):

@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from mmaction.registry import MODELS
+from model_helpers import tiny_gfp as shared_tiny_gfp
 from torch.nn.parallel import DistributedDataParallel
 
 import gfp_mmaction  # noqa: F401  (registers the parts, also in the spawned ranks)
@@ -24,19 +24,9 @@ WORLD = 2
 
 
 def tiny_gfp(gather: bool = True):
-    """8 patch rows of 4 frames, pooled 2 / 4 / 8 rows: 100 + 50 + 25 + 1 targets."""
     torch.manual_seed(0)
-    return MODELS.build(dict(
-        type='GFP',
-        backbone=dict(type='SkeletonTransformer', num_frames=32, embed_dims=32, depth=1,
-                      num_heads=2),
-        neck=dict(type='HierarchicalDecoder', in_dims=32, embed_dims=32, num_rows=8,
-                  pool_kernels=(2, 4, 8), depths=(1, 1, 1), num_heads=2, target_dims=16,
-                  global_hidden=32),
-        target_generator=dict(type='MotionTargetGenerator', pool_kernels=(2, 4, 8),
-                              target_dims=16, local_hidden=32, global_hidden=32),
-        head=dict(type='GFPHead', regularizer=dict(type='VarianceCovarianceLoss',
-                                                   gather_distributed=gather))))
+    return shared_tiny_gfp(dict(type='GFPHead', regularizer=dict(
+        type='VarianceCovarianceLoss', gather_distributed=gather)))
 
 
 def make_batch(real_persons):

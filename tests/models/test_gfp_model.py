@@ -4,6 +4,7 @@ import pytest
 import torch
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
+from model_helpers import tiny_gfp as shared_tiny_gfp
 
 from gfp_mmaction.models.necks import cascade_pool_factors
 
@@ -16,17 +17,7 @@ PAPER_GFP = dict(
 
 
 def tiny_gfp(regularizer=dict(type='VarianceCovarianceLoss'), **head):
-    """8 patch rows of 4 frames, pooled 2 / 4 / 8 rows: 100 + 50 + 25 + 1 targets."""
-    return MODELS.build(dict(
-        type='GFP',
-        backbone=dict(type='SkeletonTransformer', num_frames=32, embed_dims=32, depth=1,
-                      num_heads=2),
-        neck=dict(type='HierarchicalDecoder', in_dims=32, embed_dims=32, num_rows=8,
-                  pool_kernels=(2, 4, 8), depths=(1, 1, 1), num_heads=2, target_dims=16,
-                  global_hidden=32),
-        target_generator=dict(type='MotionTargetGenerator', pool_kernels=(2, 4, 8),
-                              target_dims=16, local_hidden=32, global_hidden=32),
-        head=dict(type='GFPHead', regularizer=regularizer, **head)))
+    return shared_tiny_gfp(dict(type='GFPHead', regularizer=regularizer, **head))
 
 
 def random_mask(batch, length, num_visible, generator=None):

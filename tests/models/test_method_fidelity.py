@@ -17,6 +17,7 @@ from mmaction.registry import MODELS
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import PARAM_SCHEDULERS, init_default_scope
+from model_helpers import tiny_gfp as shared_tiny_gfp
 from torch import nn
 
 from gfp_mmaction.datasets.transforms.masking import MotionAwareTokenMasking, RandomTokenMasking
@@ -260,16 +261,7 @@ def test_target_generator_mlps_are_3_layers_of_512_and_2048():
 
 def tiny_gfp(head=dict(type='GFPHead')):
     torch.manual_seed(0)
-    return MODELS.build(dict(
-        type='GFP',
-        backbone=dict(type='SkeletonTransformer', num_frames=32, embed_dims=16, depth=1,
-                      num_heads=2),
-        neck=dict(type='HierarchicalDecoder', in_dims=16, embed_dims=16, num_rows=8,
-                  pool_kernels=(2, 4, 8), depths=(1, 1, 1), num_heads=2, target_dims=6,
-                  global_hidden=16),
-        target_generator=dict(type='MotionTargetGenerator', pool_kernels=(2, 4, 8),
-                              target_dims=6, local_hidden=16, global_hidden=16),
-        head=head))
+    return shared_tiny_gfp(head, width=16, target_dims=6)
 
 
 def tiny_batch(seed=0, padded=True):
