@@ -14,11 +14,12 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from model_helpers import tiny_gfp as shared_tiny_gfp
 from torch.nn.parallel import DistributedDataParallel
 
 import gfp_mmaction  # noqa: F401  (registers the parts, also in the spawned ranks)
 from gfp_mmaction.models.losses import VarianceCovarianceLoss
+
+from model_helpers import tiny_gfp as shared_tiny_gfp
 
 WORLD = 2
 

@@ -4,9 +4,10 @@ import pytest
 import torch
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
-from model_helpers import tiny_gfp as shared_tiny_gfp
 
 from gfp_mmaction.models.necks import cascade_pool_factors
+
+from model_helpers import tiny_gfp as shared_tiny_gfp
 
 PAPER_GFP = dict(
     type='GFP',

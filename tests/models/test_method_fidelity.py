@@ -17,7 +17,6 @@ from mmaction.registry import MODELS
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import PARAM_SCHEDULERS, init_default_scope
-from model_helpers import tiny_gfp as shared_tiny_gfp
 from torch import nn
 
 from gfp_mmaction.datasets.transforms.masking import MotionAwareTokenMasking, RandomTokenMasking
@@ -29,6 +28,7 @@ from gfp_mmaction.models.target_generators import MotionTargetGenerator
 from gfp_mmaction.models.target_generators.motion_tgn import make_mlp
 from gfp_mmaction.utils import model_config
 
+from model_helpers import tiny_gfp as shared_tiny_gfp
 from protocol_helpers import REPO
 from reference_math import (
     randomise,
