@@ -48,6 +48,24 @@ def test_custom_imports_load_the_plugin_in_a_fresh_process(repo_root):
     assert out.stdout.strip().endswith('GFP')
 
 
+def test_import_leaves_out_the_generator_the_benchmark_and_the_plots(repo_root):
+    """``import gfp_mmaction`` registers the parts; the synthetic data generator
+    (``testing``), the benchmark (``analysis``) and the plotters (``visualization``, with
+    matplotlib) load only when asked for."""
+    code = ('import sys, gfp_mmaction; print(sorted(m for m in sys.modules '
+            'if m.split(".")[:2] in (["gfp_mmaction", "testing"], ["gfp_mmaction", "analysis"],'
+            ' ["gfp_mmaction", "visualization"]) or m == "matplotlib"))')
+    out = subprocess.run([sys.executable, '-c', code], cwd=repo_root, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == '[]'
+    code = ('import sys, gfp_mmaction.testing.synthetic; '
+            'print("gfp_mmaction.testing" in sys.modules)')
+    out = subprocess.run([sys.executable, '-c', code], cwd=repo_root, capture_output=True,
+                         text=True, timeout=120)
+    assert out.stdout.strip() == 'True', out.stderr  # the check sees a loaded module
+
+
 @pytest.mark.parametrize('config', [
     'configs/gfp/gfp_ntu60_xsub.py', 'configs/gfp/gfp_ntu60_xview.py',
     'configs/gfp/gfp_ntu120_xsub.py', 'configs/gfp/gfp_ntu120_xset.py',
