@@ -234,22 +234,40 @@ def run_variants(args) -> None:
             print(json.dumps(record), flush=True)
 
 
-def table(work_dir: Path) -> str:
-    """Markdown table: every variant's mean +- std (over seeds) of both accuracies."""
-    runs = defaultdict(list)
-    for r in load_results(work_dir):
-        runs[r['variant']].append(r)
-    rows = ['| variant | what changes | seeds | linear probe (%) | 1-NN (%) | '
-            'pre-training (s) |', '|---|---|---|---|---|---|']
-    for name in [v for v in VARIANTS if v in runs]:
-        rs = runs[name]
+def mean_std(values) -> str:
+    """``mean ± sample std`` to one decimal (std 0.0 for a single value)."""
+    x = np.asarray(values, dtype=float)
+    return f'{x.mean():.1f} ± {x.std(ddof=1) if len(x) > 1 else 0.0:.1f}'
 
-        def stat(key):
-            x = np.array([r[key] for r in rs], dtype=float)
-            return f'{x.mean():.1f} ± {x.std(ddof=1) if len(x) > 1 else 0.0:.1f}'
-        seconds = stat('train_seconds') if 'train_seconds' in rs[0] else '-'
-        rows.append(f'| {name} | {VARIANTS[name][2]} | {len(rs)} | {stat("linear")} | '
-                    f'{stat("knn")} | {seconds} |')
+
+def table(work_dir: Path, reference: str = 'gfp') -> str:
+    """Markdown table: every variant's mean ± std (over seeds) of both accuracies, and its
+    difference to ``reference`` paired by seed (a seed fixes the initial weights, the data
+    order, the augmentation and the masking of every variant alike)."""
+    runs = defaultdict(dict)
+    for r in load_results(work_dir):
+        runs[r['variant']][r['seed']] = r
+    rows = ['| variant | what changes | seeds | linear probe (%) | 1-NN (%) | '
+            f'linear − {reference}, same seeds | 1-NN − {reference}, same seeds | '
+            'per seed: linear / 1-NN | pre-training (s) |', '|---' * 9 + '|']
+    base = runs.get(reference, {})
+    for name in [v for v in VARIANTS if v in runs]:
+        by_seed = runs[name]
+        seeds = sorted(by_seed)
+        rs = [by_seed[seed] for seed in seeds]
+        paired = [seed for seed in seeds if seed in base]
+        if name == reference or not paired:
+            diffs = ['-', '-']
+        else:
+            diffs = [mean_std([by_seed[s][key] - base[s][key] for s in paired])
+                     for key in ('linear', 'knn')]
+        per_seed = ', '.join(f'{r["linear"]:.1f} / {r["knn"]:.1f}' for r in rs)
+        seconds = mean_std([r['train_seconds'] for r in rs]) if 'train_seconds' in rs[0] \
+            else '-'
+        rows.append(f'| {name} | {VARIANTS[name][2]} | {len(rs)} '
+                    f'({", ".join(map(str, seeds))}) | {mean_std([r["linear"] for r in rs])} | '
+                    f'{mean_std([r["knn"] for r in rs])} | {diffs[0]} | {diffs[1]} | '
+                    f'{per_seed} | {seconds} |')
     return '\n'.join(rows)
 
 
