@@ -13,8 +13,9 @@
 # - TGN: pool each window's motion patches, then the MLP (pooling='pool_mlp'; 'mlp_pool'
 #   and 'concat' are the alternatives), LayerNorm after each hidden layer (norm='LN');
 # - the prediction loss trains the TGN too (stop_grad_targets=False); equal level weights.
-# Each choice against its alternatives, 3 seeds where the session allowed:
-# docs/ablations.md (tools/analysis/run_ablations.py).
+# Each choice against its alternatives, 3 seeds each, compared seed by seed: docs/ablations.md
+# (tools/analysis/run_ablations.py). Motion input and joint training are confirmed (13.9
+# and 7.0 points ahead); no alternative beats the other defaults beyond the noise.
 patch_len = 4
 num_frames = 120
 num_joints = 25
